@@ -1,1 +1,4 @@
+from .augment import FeatureNoise
+from .formatting import PackTADInputs
 
+__all__ = ['FeatureNoise', 'PackTADInputs']

@@ -1,0 +1,21 @@
+# TadTR's THUMOS14 recipe: AdamW 2e-4 (sampling offsets x0.1), wd 1e-4, 16 epochs, step at 14, clip 0.1.
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=16, val_interval=16)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4),
+    clip_grad=dict(max_norm=0.1, norm_type=2),
+    paramwise_cfg=dict(custom_keys={
+        'sampling_offsets': dict(lr_mult=0.1),
+        'text_encoder': dict(lr_mult=1.0),
+    }))
+
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=100),
+    dict(type='MultiStepLR', by_epoch=True, milestones=[14], gamma=0.1),
+]
+
+# Batch size is per process; the LR above is for 16 samples in total.
+auto_scale_lr = dict(enable=False, base_batch_size=16)

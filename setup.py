@@ -1,0 +1,40 @@
+"""Install zeetad: ``pip install -e .[dev]`` (see the Makefile for the pinned CPU set-up)."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version = {}
+exec((here / 'zeetad' / '__init__.py').read_text(), version)
+
+setup(
+    name='zeetad',
+    version=version['__version__'],
+    description='Zero-shot temporal action detection (ZEETAD, ZEAL) on mmengine',
+    long_description=(here / 'README.md').read_text() if (here / 'README.md').exists() else '',
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.9',
+    packages=find_packages(include=['zeetad', 'zeetad.*']),
+    install_requires=[
+        'torch>=2.1',
+        'torchvision',
+        'open_clip_torch>=2.23',
+        'mmengine>=0.10.3,<0.11',
+        'mmcv-lite>=2.0',
+        'h5py>=3.8',
+        'numpy>=1.23',
+        'scipy>=1.10',
+        'rich>=13',
+        'tqdm',
+    ],
+    extras_require={
+        'dev': ['pytest>=7', 'hypothesis>=6', 'matplotlib>=3.7', 'av>=11'],
+        'zeal': ['transformers>=4.45', 'av>=11'],
+        'plot': ['matplotlib>=3.7'],
+    },
+    classifiers=[
+        'Programming Language :: Python :: 3',
+        'Topic :: Scientific/Engineering :: Artificial Intelligence',
+    ],
+)

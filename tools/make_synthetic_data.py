@@ -1,0 +1,85 @@
+#!/usr/bin/env python
+"""Write a synthetic zero-shot TAD dataset over real annotation timings (see README, "Synthetic data").
+
+    python tools/make_synthetic_data.py                       # THUMOS14-shaped, tiny random CLIP text tower
+    python tools/make_synthetic_data.py --shape activitynet --max-videos 500 --out data/synthetic_anet
+    python tools/make_synthetic_data.py --clip-model ViT-B-16 --clip-pretrained openai   # a real CLIP, if present
+"""
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--shape', choices=['thumos14', 'activitynet'], default='thumos14')
+    p.add_argument('--ann-file', default='data/thumos14/annotations/thumos14.json',
+                   help='source annotation file for --shape thumos14')
+    p.add_argument('--anet-dir', default='data/activitynet', help='video_info_new.csv + action_name.csv')
+    p.add_argument('--out', default=None, help='output folder (default data/synthetic_<shape>)')
+    p.add_argument('--max-videos', type=int, default=None)
+    p.add_argument('--loc-dim', type=int, default=None, help='localisation feature dim (default 128)')
+    p.add_argument('--loc-stride', type=int, default=None, help='frames between snippets (THUMOS 4, ANet 16)')
+    p.add_argument('--loc-window', type=int, default=None, help='frames per snippet (default 16)')
+    p.add_argument('--clip-fps', type=float, default=None)
+    p.add_argument('--dtype', choices=['float16', 'float32'], default='float16')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--clip-model', default='zeetad-tiny-clip',
+                   help='open_clip model name; the default is a tiny CLIP created with random weights')
+    p.add_argument('--clip-pretrained', default=None,
+                   help="open_clip pretrained tag or local checkpoint (default: <out>/clip/tiny_clip.pt, created)")
+    p.add_argument('--clip-config', default='configs/_base_/clip/zeetad-tiny-clip.json',
+                   help='open_clip model-config JSON for custom models')
+    p.add_argument('--force', action='store_true', help='rewrite even if a complete dataset exists')
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from zeetad.datasets.synthetic import SyntheticConfig
+    from zeetad.datasets.synthetic_io import (activitynet_shaped_records, existing_dataset, load_source_records,
+                                              write_synthetic_dataset)
+    from zeetad.text.encode import encode_class_names
+
+    out = Path(args.out or f'data/synthetic_{args.shape}')
+    anet = args.shape == 'activitynet'
+    cfg = SyntheticConfig(loc_dim=args.loc_dim or (512 if anet else 128),
+                          loc_stride=args.loc_stride or (16 if anet else 4), loc_window=args.loc_window or 16,
+                          clip_fps=args.clip_fps or (1.0 if anet else 2.0), seed=args.seed, dtype=args.dtype)
+    if anet:
+        records = activitynet_shaped_records(os.path.join(args.anet_dir, 'video_info_new.csv'),
+                                             os.path.join(args.anet_dir, 'action_name.csv'), args.max_videos,
+                                             args.seed)
+    else:
+        records = load_source_records(args.ann_file, None, args.max_videos)
+    text_cfg = dict(type='CLIPTextEncoder', model_name=args.clip_model)
+    if args.clip_model == 'zeetad-tiny-clip':
+        text_cfg['model_config_file'] = args.clip_config
+        if args.clip_pretrained is None:
+            from zeetad.text.tiny_clip import make_random_clip_checkpoint
+            ckpt = out / 'clip' / 'tiny_clip.pt'
+            if not ckpt.is_file():
+                ckpt.parent.mkdir(parents=True, exist_ok=True)
+                make_random_clip_checkpoint(str(ckpt), args.clip_config, seed=args.seed)
+            args.clip_pretrained = str(ckpt)
+    text_cfg['pretrained'] = args.clip_pretrained
+    meta = None if args.force else existing_dataset(str(out), cfg, text_cfg, len(records))
+    if meta is not None:
+        print(f'{out}: complete synthetic dataset already present ({meta["num_videos"]} videos); '
+              'use --force to rewrite')
+        return meta
+    tic = time.time()
+    meta = write_synthetic_dataset(records, str(out), cfg, lambda names: encode_class_names(text_cfg, names),
+                                   text_cfg)
+    size = sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20
+    print(f'wrote {out}: {meta["num_videos"]} videos, {meta["num_instances"]} instances, '
+          f'{len(meta["classes"])} classes, {size:.0f} MiB in {time.time() - tic:.0f} s')
+    return meta
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,40 @@
+#!/usr/bin/env python
+"""Test a trained zeetad model on the configured (zero-shot) test set.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir D] [--out PRED.json] [--cfg-options k=v ...]
+"""
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    p = argparse.ArgumentParser(description='Test a zeetad model')
+    p.add_argument('config', help='config file')
+    p.add_argument('checkpoint', help='checkpoint file (use "none" for training-free models such as ZEAL)')
+    p.add_argument('--work-dir', help='where results go (default: work_dirs/<config name>)')
+    p.add_argument('--out', help='write detections in the official ActivityNet results format to this file')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from zeetad.engine.runner_setup import build_runner, load_config
+    cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
+    cfg.load_from = None if args.checkpoint.lower() == 'none' else args.checkpoint
+    if args.out:
+        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
+        evaluators[0]['out_file'] = args.out
+    runner = build_runner(cfg)
+    metrics = runner.test()
+    return metrics
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,100 @@
+"""ActivityNet-style annotation files (the official v1.3 file and ActionFormer's THUMOS14 file).
+
+Layout: ``{"database": {video_id: {"subset", "duration", ["fps"], "annotations": [{"label", "segment": [s, e]}]}}}``
+with segments in seconds. Everything downstream works on :class:`VideoRecord`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+
+class AnnotationError(ValueError):
+    """A malformed annotation file; the message names the file and the video."""
+
+
+@dataclass
+class Instance:
+    label: str
+    start: float
+    end: float
+
+
+@dataclass
+class VideoRecord:
+    video_id: str
+    subset: str
+    duration: float
+    fps: Optional[float]
+    instances: list[Instance] = field(default_factory=list)
+
+    @property
+    def labels(self) -> list[str]:
+        return [inst.label for inst in self.instances]
+
+
+def _parse_video(path: str, video_id: str, entry: dict) -> VideoRecord:
+    where = f'{path}: video {video_id!r}'
+    try:
+        duration = float(entry['duration'])
+        subset = str(entry['subset'])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise AnnotationError(f'{where}: needs numeric "duration" and a "subset" ({exc!r})') from None
+    if not math.isfinite(duration) or duration <= 0:
+        raise AnnotationError(f'{where}: duration must be a positive number, got {entry["duration"]!r}')
+    fps = entry.get('fps')
+    fps = float(fps) if fps is not None else None
+    instances = []
+    for k, ann in enumerate(entry.get('annotations', [])):
+        try:
+            start, end = (float(x) for x in ann['segment'])
+            label = str(ann['label'])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AnnotationError(f'{where}: annotation #{k} needs "label" and "segment": [start, end] ({exc!r})') from None
+        if not (math.isfinite(start) and math.isfinite(end)) or end < start:
+            raise AnnotationError(f'{where}: annotation #{k} has an invalid segment {ann["segment"]!r}')
+        # Kept as annotated even past the end of the video (THUMOS14 has 30 such instances, e.g. in
+        # video_test_0000270): the official evaluation counts them, and no window can target them.
+        instances.append(Instance(label, start, end))
+    return VideoRecord(video_id, subset, duration, fps, instances)
+
+
+def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None) -> list[VideoRecord]:
+    """Read an ActivityNet-style JSON file, keeping the given subsets (all when None), sorted by video id."""
+    path = str(path)
+    if not Path(path).is_file():
+        raise FileNotFoundError(f'annotation file not found: {path}')
+    with open(path) as f:
+        try:
+            content = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise AnnotationError(f'{path}: not valid JSON ({exc})') from None
+    database = content.get('database') if isinstance(content, dict) else None
+    if not isinstance(database, dict):
+        raise AnnotationError(f'{path}: expected a top-level "database" mapping video ids to entries')
+    wanted = None if subsets is None else {s.lower() for s in subsets}
+    records = []
+    for video_id in sorted(database):
+        entry = database[video_id]
+        if wanted is not None and str(entry.get('subset', '')).lower() not in wanted:
+            continue
+        records.append(_parse_video(path, video_id, entry))
+    return records
+
+
+def class_names_of(records: Sequence[VideoRecord]) -> list[str]:
+    """Sorted set of labels that occur in ``records``."""
+    return sorted({inst.label for rec in records for inst in rec.instances})
+
+
+def to_ground_truth(records: Sequence[VideoRecord], classes: Optional[Sequence[str]] = None) -> dict:
+    """``{video_id: [{"label", "segment"}]}`` keeping only ``classes``; every video stays a key."""
+    keep = None if classes is None else set(classes)
+    return {
+        rec.video_id: [{'label': inst.label, 'segment': [inst.start, inst.end]}
+                       for inst in rec.instances if keep is None or inst.label in keep]
+        for rec in records
+    }

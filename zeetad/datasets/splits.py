@@ -1,0 +1,74 @@
+"""The published zero-shot class splits (EffPrompt's 10 random splits per seen/unseen ratio).
+
+Files: ``{root}/train_{R}_test_{100-R}/{dataset}/{train,test}/split_{i}.list``, one class name a line;
+``train`` lists the seen classes, ``test`` the unseen ones.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+
+@dataclass(frozen=True)
+class ClassSplit:
+    """Which classes train and which are scored at test time."""
+    train_classes: tuple[str, ...]
+    test_classes: tuple[str, ...]
+    description: str
+
+
+def _read_list(path: Path) -> list[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f'split file not found: {path}')
+    names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    if not names:
+        raise ValueError(f'split file is empty: {path}')
+    return names
+
+
+def split_files(root: str, dataset: str, ratio: int, index: int) -> tuple[Path, Path]:
+    folder = Path(root) / f'train_{ratio}_test_{100 - ratio}' / dataset
+    return folder / 'train' / f'split_{index}.list', folder / 'test' / f'split_{index}.list'
+
+
+def resolve_split(split: Optional[dict], all_classes: Sequence[str]) -> ClassSplit:
+    """Turn a ``split`` config into class lists.
+
+    ``split`` is ``None``/``dict(mode='closed')`` (all classes both ways) or
+    ``dict(mode='zero_shot', root='data/splits', dataset='THUMOS14', ratio=75, index=0)``;
+    ``dict(mode='custom', train_classes=[...], test_classes=[...])`` takes explicit lists.
+    ``train_on_all=True`` trains on every class and still tests on the split's test classes (closed-set bound).
+    """
+    all_classes = list(all_classes)
+    split = dict(split or {})
+    mode = split.get('mode', 'closed')
+    if mode == 'closed':
+        return ClassSplit(tuple(all_classes), tuple(all_classes), f'closed-set ({len(all_classes)} classes)')
+    if mode == 'zero_shot':
+        for key in ('root', 'dataset', 'ratio', 'index'):
+            if key not in split:
+                raise KeyError(f'split.{key} is required for split.mode="zero_shot"')
+        ratio, index = int(split['ratio']), int(split['index'])
+        train_file, test_file = split_files(split['root'], split['dataset'], ratio, index)
+        train, test = _read_list(train_file), _read_list(test_file)
+        desc = f'zero-shot {ratio}/{100 - ratio} split {index}'
+        sources = {name: train_file for name in train} | {name: test_file for name in test}
+    elif mode == 'custom':
+        train, test = list(split.get('train_classes', [])), list(split.get('test_classes', []))
+        desc = 'custom split'
+        sources = {name: 'split.train_classes' for name in train} | {name: 'split.test_classes' for name in test}
+    else:
+        raise ValueError(f'split.mode must be "closed", "zero_shot" or "custom", got {mode!r}')
+    known = set(all_classes)
+    missing = [n for n in train + test if n not in known]
+    if missing:
+        raise ValueError(f'split class {missing[0]!r} (from {sources[missing[0]]}) does not occur in the '
+                         f'annotations; known classes: {sorted(known)}')
+    if split.get('train_on_all', False):
+        # The closed-set upper bound: train on every class, still score only the split's test classes.
+        return ClassSplit(tuple(all_classes), tuple(test), desc + ' (closed-set training)')
+    overlap = set(train) & set(test)
+    if overlap:
+        raise ValueError(f'classes are both seen and unseen in {desc}: {sorted(overlap)}')
+    return ClassSplit(tuple(train), tuple(test), desc)

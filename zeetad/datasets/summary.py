@@ -1,0 +1,20 @@
+"""The per-run dataset summary table."""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Sequence
+
+from .annotations import VideoRecord
+
+
+def format_summary(role: str, subsets: Sequence[str], split: str, records: Sequence[VideoRecord],
+                   classes: Sequence[str], num_items: int) -> str:
+    counts = Counter(i.label for r in records for i in r.instances)
+    rows = [('role', role), ('subset', ', '.join(subsets)), ('split', split), ('videos', len(records)),
+            ('instances', sum(counts.values())), ('classes', f'{len(classes)} ({sum(1 for c in classes if counts[c])} '
+                                                            'with instances)'), ('windows', num_items)]
+    width = max(len(k) for k, _ in rows)
+    lines = [f'  {k:<{width}} : {v}' for k, v in rows]
+    shown = ', '.join(f'{c}({counts[c]})' for c in classes[:8]) + (' ...' if len(classes) > 8 else '')
+    lines.append(f'  {"per class":<{width}} : {shown}')
+    return 'dataset summary\n' + '\n'.join(lines)

@@ -1,0 +1,102 @@
+"""Per-video post-processing: merge sliding-window detections into one list."""
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .soft_nms import batched_soft_nms
+
+_NMS_KEYS = ('method', 'sigma', 'iou_threshold', 'min_score', 'max_seg_num', 'multiclass', 'voting_thresh')
+
+
+def _to_numpy(x, dtype) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x, dtype=dtype)
+
+
+def merge_window_detections(
+    windows: Sequence[Mapping],
+    nms_cfg: Optional[Mapping] = None,
+    *,
+    pre_nms_topk: Optional[int] = 2000,
+    min_duration: float = 0.0,
+    duration: Optional[float] = None,
+    max_per_video: Optional[int] = None,
+    device: str = 'cpu',
+) -> dict:
+    """Merge the raw detections of all windows of ONE video.
+
+    Steps: concatenate; clip to ``[0, duration]``; drop segments not longer
+    than ``min_duration``; keep the ``pre_nms_topk`` best; Soft-NMS; keep at
+    most ``max_per_video``. Candidates are first put in a canonical order (by
+    descending score, then start, end, label), so the result does not depend
+    on the order or partitioning of the windows.
+
+    Args:
+        windows: dicts with ``segments (K, 2)`` seconds in video time,
+            ``scores (K,)`` and ``labels (K,)`` int (numpy or torch).
+        nms_cfg: keyword arguments of :func:`batched_soft_nms`; ``None`` or
+            ``{}`` for its defaults. ``dict(method=None)`` skips NMS.
+        pre_nms_topk: candidates kept before NMS (``None``: all).
+        min_duration: segments must be strictly longer (seconds), after
+            clipping; the default drops zero-length ones.
+        duration: video length in seconds for clipping (``None``: only
+            clip at 0).
+        max_per_video: final cap (``None``: only the NMS ``max_seg_num``).
+        device: where NMS runs.
+
+    Returns:
+        ``{"segments": (K, 2) float64, "scores": (K,) float64, "labels": (K,)
+        int64}`` numpy, by descending score.
+    """
+    cfg = dict(nms_cfg or {})
+    unknown = set(cfg) - set(_NMS_KEYS)
+    if unknown:
+        raise KeyError(f'unknown NMS options {sorted(unknown)}')
+    segs = [_to_numpy(w['segments'], np.float64).reshape(-1, 2) for w in windows]
+    scores = [_to_numpy(w['scores'], np.float64).reshape(-1) for w in windows]
+    labels = [_to_numpy(w['labels'], np.int64).reshape(-1) for w in windows]
+    segs = np.concatenate(segs) if segs else np.zeros((0, 2))
+    scores = np.concatenate(scores) if scores else np.zeros(0)
+    labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
+    if not (len(segs) == len(scores) == len(labels)):
+        raise ValueError('segments, scores and labels differ in length')
+    if not (np.isfinite(segs).all() and np.isfinite(scores).all()):
+        raise ValueError('non-finite segments or scores')
+
+    segs = np.maximum(segs, 0.0)
+    if duration is not None:
+        segs = np.minimum(segs, float(duration))
+    order = np.lexsort((labels, segs[:, 1], segs[:, 0], -scores))
+    order = order[(segs[order, 1] - segs[order, 0]) > min_duration]
+    if pre_nms_topk is not None:
+        order = order[:pre_nms_topk]
+    segs, scores, labels = segs[order], scores[order], labels[order]
+
+    if cfg.get('method', 'gaussian') is not None and len(segs):
+        s, c, l = batched_soft_nms(torch.from_numpy(segs).to(device), torch.from_numpy(scores).to(device),
+                                   torch.from_numpy(labels).to(device), **cfg)
+        segs, scores, labels = s.cpu().numpy(), c.cpu().numpy(), l.cpu().numpy()
+    if max_per_video is not None:
+        segs, scores, labels = segs[:max_per_video], scores[:max_per_video], labels[:max_per_video]
+    return {'segments': segs.astype(np.float64), 'scores': scores.astype(np.float64),
+            'labels': labels.astype(np.int64)}
+
+
+def to_official_results(detections: Mapping[str, Mapping], classes: Sequence[str]) -> dict:
+    """``{video: merged arrays}`` -> ``{video: [{"label", "score", "segment"}]}``."""
+    results = {}
+    for vid in sorted(detections):
+        det = detections[vid]
+        results[vid] = [{'label': classes[int(c)], 'score': float(s), 'segment': [float(a), float(b)]}
+                        for (a, b), s, c in zip(det['segments'], det['scores'], det['labels'])]
+    return results
+
+
+def official_predictions(results: dict, version: str = 'zeetad', external_data: Optional[dict] = None) -> dict:
+    """Wrap results in the official submission format."""
+    return {'version': version, 'results': results,
+            'external_data': external_data or {'used': False, 'details': ''}}
