@@ -109,9 +109,8 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 def _soft_box(t: np.ndarray, start: float, end: float, edge: float) -> np.ndarray:
     """1 inside [start, end], falling off smoothly over ``edge`` seconds outside it."""
-    rise = 1.0 / (1.0 + np.exp(-(t - start) / (0.25 * edge)))
-    fall = 1.0 / (1.0 + np.exp((t - end) / (0.25 * edge)))
-    return rise * fall
+    from scipy.special import expit
+    return expit((t - start) / (0.25 * edge)) * expit((end - t) / (0.25 * edge))
 
 
 def _bump(t: np.ndarray, centre: float, width: float) -> np.ndarray:

@@ -29,10 +29,24 @@ class CheckpointError(RuntimeError):
     """A checkpoint that cannot be read; the message names the file."""
 
 
+def _restricted_getattr(history_buffer_cls):
+    """``getattr`` limited to HistoryBuffer's public methods: its pickles name its statistics methods through
+    ``getattr(HistoryBuffer, 'mean')``; nothing else may be looked up while unpickling."""
+
+    def safe_getattr(obj, name, *default):
+        if obj is history_buffer_cls and isinstance(name, str) and not name.startswith('_') \
+                and callable(getattr(history_buffer_cls, name, None)):
+            return getattr(obj, name)
+        raise pickle.UnpicklingError(f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint')
+
+    return safe_getattr
+
+
 def _allowed_globals() -> list:
     from mmengine.logging.history_buffer import HistoryBuffer
     multiarray = getattr(np, "_core", None) and np._core.multiarray or np.core.multiarray
-    allowed = [HistoryBuffer, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar]
+    allowed = [HistoryBuffer, (_restricted_getattr(HistoryBuffer), 'builtins.getattr'), np.ndarray, np.dtype,
+               multiarray._reconstruct, multiarray.scalar]
     allowed += [type(np.dtype(name)) for name in ('float16', 'float32', 'float64', 'int32', 'int64', 'bool',
                                                   'uint8', 'int8', 'int16', 'uint16', 'uint32', 'uint64')]
     return allowed
@@ -48,7 +62,7 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f'{filename}: refused to load: it holds objects outside the allowed checkpoint '
                               f'types ({str(exc).splitlines()[0]})') from None
-    except (EOFError, RuntimeError, ValueError, OSError) as exc:
+    except Exception as exc:  # truncated files surface as EOFError, KeyError, RuntimeError, ...
         raise CheckpointError(f'{filename}: not a readable PyTorch checkpoint (truncated or foreign file?): '
                               f'{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}') from None
     if not isinstance(checkpoint, dict):

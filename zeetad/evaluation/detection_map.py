@@ -102,23 +102,36 @@ def average_precision_detection(
     single = gt_labels is None and pred_labels is None
     gl = np.zeros(len(gt_segments), np.int64) if gt_labels is None else np.asarray(gt_labels, np.int64)
     pl = np.zeros(len(pred_segments), np.int64) if pred_labels is None else np.asarray(pred_labels, np.int64)
+    if (gt_labels is None) != (pred_labels is None):
+        raise ValueError('give both gt_labels and pred_labels, or neither')
     if num_classes is None:
         num_classes = int(max(gl.max(initial=-1), pl.max(initial=-1))) + 1 if not single else 1
+    if gl.min(initial=0) < 0 or pl.min(initial=0) < 0 or max(gl.max(initial=0), pl.max(initial=0)) >= num_classes:
+        raise ValueError(f'labels must lie in [0, {num_classes})')
     if not (np.isfinite(pred_scores).all() and np.isfinite(pred_segments).all()
             and np.isfinite(gt_segments).all()):
         raise ValueError('segments and scores must be finite')
     gv, pv = _as_int_ids(np.asarray(gt_videos).reshape(-1), np.asarray(pred_videos).reshape(-1))
     n_vid = int(max(gv.max(initial=-1), pv.max(initial=-1))) + 1
 
-    # Walk order: by (class, video), then descending score, ties in input order.
-    walk = np.lexsort((-pred_scores, pv, pl))
-    gorder = np.lexsort((gv, gl))
-    tp_walk = greedy_match((pl * n_vid + pv)[walk], pred_segments[walk],
+    # Ties in score keep the input order: one stable float sort, then the
+    # orders we need are argsorts of unique int keys (much faster than lexsort).
+    n = len(pred_scores)
+    by_score = np.argsort(-pred_scores, kind='stable')
+    score_rank = np.empty(n, np.int64)
+    score_rank[by_score] = np.arange(n)
+    # Walk order: by (class, video), then descending score.
+    pred_group = pl * n_vid + pv
+    if num_classes * n_vid * max(n, 1) >= 2**62:
+        raise ValueError('too many classes x videos x predictions for int64 sort keys')
+    walk = np.argsort(pred_group * n + score_rank)
+    gorder = np.argsort(gl * n_vid + gv, kind='stable')
+    tp_walk = greedy_match(pred_group[walk], pred_segments[walk],
                            (gl * n_vid + gv)[gorder], gt_segments[gorder], thr)
-    # Ranking order for AP: by class, then descending score, ties in input order.
-    rank = np.lexsort((-pred_scores, pl))
-    where_in_walk = np.empty(len(walk), np.int64)
-    where_in_walk[walk] = np.arange(len(walk))
+    # Ranking order for AP: by class, then descending score.
+    rank = np.argsort(pl * n + score_rank)
+    where_in_walk = np.empty(n, np.int64)
+    where_in_walk[walk] = np.arange(n)
     tp = tp_walk[:, where_in_walk[rank]]
 
     npos = np.bincount(gl, minlength=num_classes)

@@ -1,1 +1,2 @@
 
+from .dual_localizer import DualLocalizer  # noqa: F401

@@ -118,19 +118,27 @@ class HungarianMatcher(nn.Module):
         # scipy.optimize costs ~0.3 s to import; keep `import zeetad.models` cheap.
         from scipy.optimize import linear_sum_assignment
 
+        batch, num_queries = pred_segments.shape[:2]
+        sizes = [len(t['segments']) for t in targets]
         indices: MatchIndices = []
-        for b, tgt in enumerate(targets):
-            tgt_segments = tgt['segments']
-            if tgt_segments.numel() == 0:
+        if sum(sizes) > 0:
+            # One (B*Q, sum N) cost for the whole batch, moved to the CPU once: a
+            # per-video loop would cost B host syncs per decoder layer on a GPU.
+            use_labels = self.cost_class != 0 and pred_logits is not None
+            tgt_labels = torch.cat([t['labels'].reshape(-1) for t in targets]) if use_labels else None
+            tgt_segments = torch.cat([t['segments'].reshape(-1, 2).to(pred_segments.device) for t in targets])
+            logits = pred_logits.flatten(0, 1) if pred_logits is not None else None
+            cost = self.cost_matrix(logits, pred_segments.flatten(0, 1), tgt_labels, tgt_segments)
+            cost = cost.view(batch, num_queries, -1).cpu()
+            if not torch.isfinite(cost).all():
+                raise ValueError('non-finite matching cost: check the predictions for NaN/inf')
+            blocks = cost.split(sizes, dim=-1)
+        for b, size in enumerate(sizes):
+            if size == 0:
                 empty = torch.zeros(0, dtype=torch.int64)
                 indices.append((empty, empty.clone()))
                 continue
-            logits = None if pred_logits is None else pred_logits[b]
-            cost = self.cost_matrix(logits, pred_segments[b], tgt.get('labels'), tgt_segments)
-            cost = cost.cpu()
-            if not torch.isfinite(cost).all():
-                raise ValueError(f'non-finite matching cost for sample {b}: check the predictions for NaN/inf')
-            rows, cols = linear_sum_assignment(cost.numpy())
+            rows, cols = linear_sum_assignment(blocks[b][b].numpy())
             indices.append((torch.as_tensor(rows, dtype=torch.int64), torch.as_tensor(cols, dtype=torch.int64)))
         return indices
 

@@ -33,13 +33,16 @@ def actionness_targets(pred_segments: Tensor, targets: Sequence[Mapping[str, Ten
         ``(B, Q)`` targets in [0, 1], detached; 0 for videos without ground truth.
     """
     pred = segment_cw_to_t1t2(pred_segments.detach().float())
-    out = pred.new_zeros(pred.shape[:2])
-    for b, tgt in enumerate(targets):
-        gt = tgt['segments']
-        if gt.numel() == 0:
-            continue
-        out[b] = segment_iou(pred[b], segment_cw_to_t1t2(gt.to(pred))).max(dim=1).values
-    return out
+    batch, num_queries = pred.shape[:2]
+    gt = [t['segments'].reshape(-1, 2) for t in targets]
+    if sum(len(g) for g in gt) == 0:
+        return pred.new_zeros(batch, num_queries)
+    # All pairs at once, then keep each query's own video: no per-video loop (GPU launches).
+    owner = torch.cat([torch.full((len(g), ), b, dtype=torch.long) for b, g in enumerate(gt)]).to(pred.device)
+    gt_t1t2 = segment_cw_to_t1t2(torch.cat(gt).to(pred))
+    iou = segment_iou(pred.flatten(0, 1), gt_t1t2).view(batch, num_queries, -1)
+    own = owner.view(1, 1, -1) == torch.arange(batch, device=pred.device).view(-1, 1, 1)
+    return iou.masked_fill(~own, 0).max(dim=-1).values
 
 
 @MODELS.register_module()
@@ -116,20 +119,29 @@ class SetCriterion(nn.Module):
         return num.clamp(min=1)
 
     @staticmethod
-    def _flat_indices(indices: MatchIndices, device: torch.device) -> Tuple[Tensor, Tensor]:
-        batch = [torch.full_like(src, b) for b, (src, _) in enumerate(indices)]
-        batch_idx = torch.cat(batch) if batch else torch.zeros(0, dtype=torch.int64)
-        src_idx = torch.cat([src for src, _ in indices]) if indices else torch.zeros(0, dtype=torch.int64)
-        return batch_idx.to(device), src_idx.to(device)
+    def _flat_indices(indices: MatchIndices, sizes: Sequence[int],
+                      device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+        """Matched (video, query) pairs and their rows in the batch-concatenated targets, each ``(M,)``."""
+        empty = torch.zeros(0, dtype=torch.int64)
+        batch_idx, src_idx, tgt_idx = [empty], [empty], [empty]  # keeps torch.cat valid for B = 0
+        offset = 0
+        for b, ((src, tgt), size) in enumerate(zip(indices, sizes)):
+            batch_idx.append(torch.full_like(src, b))
+            src_idx.append(src)
+            tgt_idx.append(tgt + offset)
+            offset += size
+        return tuple(torch.cat(x).to(device) for x in (batch_idx, src_idx, tgt_idx))  # type: ignore[return-value]
 
     @staticmethod
     def _check_labels(logits: Tensor, targets: Sequence[Mapping[str, Tensor]]) -> None:
+        labels = torch.cat([t['labels'].reshape(-1) for t in targets]) if targets else torch.zeros(0)
+        if labels.numel() == 0:
+            return
         num_classes = logits.shape[-1]
-        for t in targets:
-            labels = t['labels']
-            if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
-                raise ValueError(f'labels must lie in [0, {num_classes}) for pred_logits with K={num_classes}, '
-                                 f'got range [{int(labels.min())}, {int(labels.max())}]')
+        low, high = (int(v) for v in torch.aminmax(labels))  # one host sync for the whole batch
+        if low < 0 or high >= num_classes:
+            raise ValueError(f'labels must lie in [0, {num_classes}) for pred_logits with K={num_classes}, '
+                             f'got range [{low}, {high}]')
 
     # -- per-layer losses ---------------------------------------------------------------
     def layer_losses(self, outputs: Mapping[str, Tensor], targets: Sequence[Mapping[str, Tensor]],
@@ -138,21 +150,21 @@ class SetCriterion(nn.Module):
         w = self.loss_weights
         segments = outputs['pred_segments']
         device = segments.device
-        batch_idx, src_idx = self._flat_indices(indices, device)
+        sizes = [len(t['segments']) for t in targets]
+        batch_idx, src_idx, tgt_idx = self._flat_indices(indices, sizes, device)
         losses: Dict[str, Tensor] = {}
 
         logits = outputs.get('pred_logits')
         if logits is not None and w['loss_cls'] != 0:
             onehot = torch.zeros_like(logits, dtype=torch.float32)
-            labels = torch.cat([t['labels'].to(device)[j.to(device)] for t, (_, j) in zip(targets, indices)])
-            onehot[batch_idx, src_idx, labels.long()] = 1.0
+            labels = torch.cat([t['labels'].reshape(-1) for t in targets]).to(device).long()
+            onehot[batch_idx, src_idx, labels[tgt_idx]] = 1.0
             focal = sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma, 'none')
             losses['loss_cls'] = w['loss_cls'] * focal.sum() / num_segments
 
         if w['loss_seg'] != 0 or w['loss_iou'] != 0:
             src = segments[batch_idx, src_idx].float()
-            tgt = torch.cat([t['segments'].to(device).reshape(-1, 2)[j.to(device)]
-                             for t, (_, j) in zip(targets, indices)]).to(src)
+            tgt = torch.cat([t['segments'].reshape(-1, 2) for t in targets]).to(src)[tgt_idx]
             if w['loss_seg'] != 0:
                 losses['loss_seg'] = w['loss_seg'] * F.l1_loss(src, tgt, reduction='none').sum() / num_segments
             if w['loss_iou'] != 0:

@@ -1,0 +1,84 @@
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader, save_checkpoint
+
+import zeetad.engine  # noqa: F401  (installs the safe loader and the atomic backend)
+from zeetad.engine.checkpoint_io import CheckpointError, find_latest_checkpoint, load_checkpoint_file
+
+
+def _mmengine_like_checkpoint():
+    buf = HistoryBuffer()
+    buf.update(0.5)
+    return {'meta': {'epoch': 2, 'iter': 10, 'seed': 1, 'dataset_meta': {'classes': ('a', 'b')}},
+            'state_dict': {'w': torch.ones(3)},
+            'message_hub': {'log_scalars': {'train/loss': buf}, 'runtime_info': {'epoch': 2},
+                            'resumed_keys': {'epoch': True}},
+            'extra': np.arange(3, dtype=np.float32)}
+
+
+def test_mmengine_checkpoint_loads_with_weights_only(tmp_path):
+    path = str(tmp_path / 'epoch_2.pth')
+    save_checkpoint(_mmengine_like_checkpoint(), path)
+    ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')
+    assert torch.equal(ckpt['state_dict']['w'], torch.ones(3))
+    assert ckpt['message_hub']['log_scalars']['train/loss'].current() == 0.5
+    assert np.array_equal(ckpt['extra'], np.arange(3))
+
+
+def test_arbitrary_objects_are_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ('echo pwned',))
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'x': Evil()}, path)
+    with pytest.raises(CheckpointError, match='evil.pth.*refused'):
+        load_checkpoint_file(path)
+
+
+def test_truncated_and_foreign_files_are_named(tmp_path):
+    path = tmp_path / 'epoch_1.pth'
+    save_checkpoint(_mmengine_like_checkpoint(), str(path))
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2])
+    with pytest.raises(CheckpointError, match='epoch_1.pth'):
+        load_checkpoint_file(str(path))
+    foreign = tmp_path / 'notes.pth'
+    foreign.write_text('hello')
+    with pytest.raises(CheckpointError, match='notes.pth'):
+        load_checkpoint_file(str(foreign))
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        load_checkpoint_file(str(tmp_path / 'missing.pth'))
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / 'iter_5.pth'
+    save_checkpoint({'w': torch.zeros(2)}, str(path))
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt  # interrupted mid-write
+
+    monkeypatch.setattr(os, 'fsync', boom)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint({'w': torch.ones(2)}, str(path))
+    # the previous complete file is untouched and no temporary file is left behind
+    assert torch.equal(load_checkpoint_file(str(path))['w'], torch.zeros(2))
+    assert sorted(os.listdir(tmp_path)) == ['iter_5.pth']
+
+
+def test_latest_checkpoint_survives_a_moved_work_dir(tmp_path):
+    old = tmp_path / 'old'
+    old.mkdir()
+    for n in (1, 2):
+        save_checkpoint({'n': torch.tensor(n)}, str(old / f'epoch_{n}.pth'))
+    (old / 'last_checkpoint').write_text(str(old / 'epoch_2.pth'))
+    new = tmp_path / 'new'
+    shutil.move(str(old), str(new))
+    assert find_latest_checkpoint(str(new)) == str(new / 'epoch_2.pth')
+    os.remove(new / 'last_checkpoint')
+    assert find_latest_checkpoint(str(new)) == str(new / 'epoch_2.pth')
+    assert find_latest_checkpoint(str(tmp_path)) is None

@@ -1,0 +1,150 @@
+"""Benchmark zeetad's detection mAP and batched Soft-NMS against the loop references.
+
+Synthetic data at ActivityNet-1.3 validation scale (4,700 videos x 100
+predictions, 200 classes, 10 tIoU thresholds) and the THUMOS14 / ActivityNet
+Soft-NMS settings. Timings use one thread (``torch.set_num_threads(1)``); the
+loop references are timed in the same run, on a subset when too slow, and
+extrapolated linearly (said so in the table).
+
+    python tools/benchmark_eval.py [--videos 4700] [--ref-videos 300] [--repeat 3]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+os.environ.setdefault('OMP_NUM_THREADS', '1')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from zeetad.evaluation.detection_map import ACTIVITYNET_TIOUS, evaluate_detections  # noqa: E402
+from zeetad.evaluation.reference import loop_evaluate_detections, loop_soft_nms  # noqa: E402
+from zeetad.evaluation.soft_nms import batched_soft_nms  # noqa: E402
+
+
+def synthetic_anet(n_videos: int, n_preds: int, n_classes: int, seed: int = 0) -> tuple[dict, dict]:
+    """ANet-like GT (1-3 instances of one class per video) and detections:
+    noisy copies of the GT (some with a wrong class) plus random segments."""
+    rng = np.random.default_rng(seed)
+    classes = [f'class_{i:03d}' for i in range(n_classes)]
+    gt, preds = {}, {}
+    for v in range(n_videos):
+        vid = f'v_{v:06d}'
+        dur = float(rng.uniform(30, 240))
+        label = classes[rng.integers(n_classes)]
+        anns = []
+        for _ in range(int(rng.choice([1, 1, 1, 2, 3]))):
+            s = rng.uniform(0, dur * 0.8)
+            anns.append({'label': label, 'segment': [round(s, 2), round(min(dur, s + rng.uniform(2, dur * 0.5)), 2)]})
+        gt[vid] = anns
+        base = np.array([a['segment'] for a in anns])
+        n_near = n_preds // 2
+        near = base[rng.integers(len(base), size=n_near)]
+        jitter = rng.normal(0, 0.15, size=(n_near, 2)) * (near[:, 1:] - near[:, :1])
+        near = np.sort(np.clip(near + jitter, 0, dur), axis=1)
+        s = rng.uniform(0, dur, n_preds - n_near)
+        far = np.stack([s, np.minimum(dur, s + rng.uniform(1, dur / 2, len(s)))], 1)
+        segs = np.concatenate([near, far])
+        scores = np.concatenate([rng.uniform(0.3, 1, n_near), rng.uniform(0, 0.7, n_preds - n_near)])
+        labs = np.where(rng.uniform(size=n_preds) < 0.7, label, np.array(classes)[rng.integers(n_classes, size=n_preds)])
+        preds[vid] = [{'label': str(c), 'score': float(p), 'segment': [float(a), float(b)]}
+                      for (a, b), p, c in zip(segs, scores, labs)]
+    return gt, preds
+
+
+def synthetic_candidates(n: int, n_classes: int, duration: float, seed: int) -> tuple:
+    """Dense overlapping candidates like a detector's raw output."""
+    rng = np.random.default_rng(seed)
+    centers = rng.uniform(0, duration, 12)
+    c = centers[rng.integers(12, size=n)] + rng.normal(0, 3, n)
+    w = rng.uniform(1, 20, n)
+    segs = np.stack([np.clip(c - w / 2, 0, duration), np.clip(c + w / 2, 0, duration)], 1)
+    return (torch.from_numpy(segs), torch.from_numpy(rng.uniform(0, 1, n)),
+            torch.from_numpy(rng.integers(n_classes, size=n)))
+
+
+def best_time(fn, repeat: int) -> float:
+    best = float('inf')
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_map(args) -> list:
+    gt, preds = synthetic_anet(args.videos, args.preds, args.classes)
+    thr = ACTIVITYNET_TIOUS
+    warnings.simplefilter('ignore')
+    t_fast = best_time(lambda: evaluate_detections(gt, preds, thr), args.repeat)
+    res = evaluate_detections(gt, preds, thr)
+    sub = list(gt)[:args.ref_videos]
+    gt_s, pr_s = {v: gt[v] for v in sub}, {v: preds[v] for v in sub}
+    t0 = time.perf_counter()
+    ref = loop_evaluate_detections(gt_s, pr_s, thr)
+    t_ref_sub = time.perf_counter() - t0
+    fast_s = evaluate_detections(gt_s, pr_s, thr)
+    diff = max(abs(a - b) for a, b in zip(fast_s['mAP'].values(), ref['mAP']))
+    scale = len(gt) / len(sub)
+    note = f'loop timed on {len(sub)} videos x{scale:.1f} (linear)' if scale > 1 else 'loop timed in full'
+    return [(f'mAP ANet-val scale ({len(gt)} videos x {args.preds} preds, {args.classes} cls, 10 tIoU)',
+             t_fast * 1e3, t_ref_sub * scale * 1e3, note),
+            f'avg mAP {100 * res["average"]:.2f}%; |vectorised - loop| on the subset = {diff:.1e}']
+
+
+def bench_nms(name: str, n: int, n_classes: int, kw: dict, args, seed: int = 1) -> tuple:
+    data = [synthetic_candidates(n, n_classes, 200.0, seed + i) for i in range(args.nms_videos)]
+    t_fast = best_time(lambda: [batched_soft_nms(*d, **kw) for d in data], args.repeat) / len(data)
+    n_ref = min(len(data), args.nms_ref_videos)
+    t0 = time.perf_counter()
+    for d in data[:n_ref]:
+        out_ref = loop_soft_nms(*[x.numpy() for x in d], **kw)
+    t_ref = (time.perf_counter() - t0) / n_ref
+    out = batched_soft_nms(*data[n_ref - 1], **kw)
+    same = np.array_equal(out[2].numpy(), out_ref[2]) and np.allclose(out[1].numpy(), out_ref[1], atol=1e-6)
+    return (f'Soft-NMS {name}', t_fast * 1e3, t_ref * 1e3,
+            f'ms per video, loop on {n_ref} videos; same output: {same}')
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--videos', type=int, default=4700)
+    p.add_argument('--preds', type=int, default=100)
+    p.add_argument('--classes', type=int, default=200)
+    p.add_argument('--ref-videos', type=int, default=470, help='videos the loop mAP is timed on')
+    p.add_argument('--nms-videos', type=int, default=20)
+    p.add_argument('--nms-ref-videos', type=int, default=3)
+    p.add_argument('--repeat', type=int, default=3, help='best of N for the vectorised timings')
+    args = p.parse_args()
+    torch.set_num_threads(1)
+
+    rows = []
+    map_row, map_note = bench_map(args)
+    rows.append(map_row)
+    rows.append(bench_nms('THUMOS14 (2000 cand., 20 cls, gaussian)', 2000, 20,
+                          dict(method='gaussian', sigma=0.5, min_score=0.001, max_seg_num=200, multiclass=True), args))
+    rows.append(bench_nms('THUMOS14 + voting 0.7', 2000, 20,
+                          dict(method='gaussian', sigma=0.5, min_score=0.001, max_seg_num=200, multiclass=True,
+                               voting_thresh=0.7), args))
+    rows.append(bench_nms('ANet (1000 cand., agnostic, gaussian)', 1000, 1,
+                          dict(method='gaussian', sigma=0.75, min_score=0.001, max_seg_num=100, multiclass=False),
+                          args))
+    rows.append(bench_nms('ANet (1000 cand., agnostic, hard 0.5)', 1000, 1,
+                          dict(method='hard', iou_threshold=0.5, min_score=0.001, max_seg_num=100, multiclass=False),
+                          args))
+    w = max(len(r[0]) for r in rows)
+    print(f'zeetad evaluation benchmark (1 CPU thread, torch {torch.__version__}, numpy {np.__version__})')
+    print(f'{"task":<{w}} | {"zeetad ms":>10} | {"loop ms":>10} | {"speed-up":>8} | note')
+    print('-' * (w + 60))
+    for name, fast, ref, note in rows:
+        print(f'{name:<{w}} | {fast:>10.1f} | {ref:>10.1f} | {ref / fast:>7.1f}x | {note}')
+    print(map_note)
+
+
+if __name__ == '__main__':
+    main()

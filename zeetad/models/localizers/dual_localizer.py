@@ -1,0 +1,88 @@
+"""Dual localization: one transformer both finds segments and gathers what is needed to name them."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+from torch import nn
+
+from zeetad.registry import MODELS
+from ..heads.segment_pooling import pool_in_segments
+from ..losses.segment_ops import segment_cw_to_t1t2
+
+
+def _conv_gn(in_dim: int, out_dim: int, stride: int = 1, groups: int = 32) -> nn.Sequential:
+    return nn.Sequential(nn.Conv1d(in_dim, out_dim, 3, stride=stride, padding=1),
+                         nn.GroupNorm(min(groups, out_dim), out_dim))
+
+
+@MODELS.register_module()
+class DualLocalizer(nn.Module):
+    """Projects both streams, runs the deformable encoder-decoder and returns, for every decoder layer,
+    segments and the *semantic embedding* of each query: its decoder state concatenated with the CLIP frame
+    features pooled inside its predicted segment through a soft (differentiable) mask.
+
+    Args:
+        loc_dim: localisation feature size (I3D 2048, TSP 512, ...).
+        clip_dim: CLIP frame feature size, or ``None`` when the model has no CLIP stream.
+        d_model: transformer width.
+        transformer: config of :class:`DeformableTransformer1D`; ``d_model`` and ``num_levels`` are filled in.
+        actionness: config of :class:`ActionnessHead` (``in_dim`` filled in) or ``None``.
+        num_levels: feature pyramid levels (extra levels by stride-2 convolutions).
+        fuse_clip: also add the projected CLIP stream to the localisation input.
+        pool_sharpness: edge width, in steps, of the soft segment mask.
+        detach_semantics: cut the gradient from classification into localisation (two-stage baseline).
+    """
+
+    def __init__(self, loc_dim: int, clip_dim: Optional[int], transformer: dict, actionness: Optional[dict] = None,
+                 d_model: int = 256, num_levels: int = 1, fuse_clip: bool = True, pool_sharpness: float = 0.5,
+                 detach_semantics: bool = False):
+        super().__init__()
+        self.clip_dim, self.num_levels, self.pool_sharpness = clip_dim, num_levels, pool_sharpness
+        self.detach_semantics = detach_semantics
+        self.loc_proj = _conv_gn(loc_dim, d_model)
+        self.clip_proj = _conv_gn(clip_dim, d_model) if (fuse_clip and clip_dim) else None
+        self.downsample = nn.ModuleList(
+            nn.Sequential(nn.ReLU(), _conv_gn(d_model, d_model, stride=2)) for _ in range(num_levels - 1))
+        self.transformer = MODELS.build(dict(transformer, d_model=d_model, num_levels=num_levels))
+        self.actionness = MODELS.build(dict(actionness, in_dim=d_model)) if actionness else None
+        self.semantic_dim = d_model + (clip_dim or 0)
+
+    def _pyramid(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[list, list]:
+        feats, masks = [x], [mask]
+        for down in self.downsample:
+            x = down(x)
+            mask = mask[:, ::2][:, :x.shape[-1]]
+            x = x.masked_fill(mask[:, None, :], 0.0)
+            feats.append(x)
+            masks.append(mask)
+        return feats, masks
+
+    def forward(self, loc: torch.Tensor, clip: Optional[torch.Tensor], mask: torch.Tensor) -> dict:
+        """``loc (B, T, C)``, ``clip (B, T, D)``, ``mask (B, T)`` (True = padding) -> dict of
+
+        ``segments (M, B, Q, 2)`` start/end in [0, 1] of the valid length, ``semantics (M, B, Q, C + D)``,
+        ``actionness (B, Q)`` logits of the last layer (or None), ``valid_len (B,)``.
+        """
+        valid_len = (~mask).sum(1).to(loc.dtype)
+        x = self.loc_proj(loc.transpose(1, 2))
+        if self.clip_proj is not None and clip is not None:
+            x = x + self.clip_proj(clip.transpose(1, 2))
+        x = x.masked_fill(mask[:, None, :], 0.0)
+        feats, masks = self._pyramid(x, mask)
+        out = self.transformer(feats, masks)
+        segments = segment_cw_to_t1t2(out['segments']).clamp(0.0, 1.0)  # (M, B, Q, 2)
+        hidden = out['hidden_states']  # (M, B, Q, C)
+        semantics = []
+        for layer in range(hidden.shape[0]):
+            parts = [hidden[layer]]
+            if self.clip_dim and clip is not None:
+                parts.append(pool_in_segments(clip, segments[layer], valid_len, self.pool_sharpness))
+            sem = torch.cat(parts, dim=-1)
+            semantics.append(sem.detach() if self.detach_semantics else sem)
+        actionness = None
+        if self.actionness is not None:
+            level0 = out['memory'][:, :loc.shape[1]]
+            actionness = self.actionness(level0, segments[-1], valid_len)
+        return dict(segments=segments, segments_cw=out['segments'], semantics=torch.stack(semantics),
+                    actionness=actionness, valid_len=valid_len)
