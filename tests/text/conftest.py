@@ -41,3 +41,10 @@ def make_encoder(tiny_clip_ckpt):
 @pytest.fixture(scope='session')
 def thumos_classes():
     return list(THUMOS14_CLASSES)
+
+
+@pytest.fixture(scope='session')
+def frozen_encoder(tiny_clip_ckpt):
+    """A shared eval-mode encoder without adapters; tests must not modify it."""
+    from zeetad.text import CLIPTextEncoder
+    return CLIPTextEncoder(model_config_file=TINY_CLIP_CONFIG, pretrained=tiny_clip_ckpt).eval()

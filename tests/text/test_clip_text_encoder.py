@@ -1,15 +1,12 @@
-import copy
 import json
 import os
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from zeetad.registry import MODELS
-from zeetad.text import (TINY_CLIP_CONFIG, CLIPTextEncoder, build_random_clip, encode_class_names,
-                         make_random_clip_checkpoint, register_model_config)
+from zeetad.text import (TINY_CLIP_CONFIG, CLIPTextEncoder, build_random_clip, make_random_clip_checkpoint,
+                         register_model_config)
 
 NAMES = ['HighJump', 'CleanAndJerk', 'Applying sunscreen', 'BMX', 'PoleVault']
 
@@ -19,8 +16,8 @@ def _reference(model, encoder, prompts):
         return F.normalize(model.encode_text(encoder.tokenize(prompts)), dim=-1)
 
 
-def test_real_loading_path_matches_in_memory_model(make_encoder, tiny_clip_model):
-    enc = make_encoder().eval()
+def test_real_loading_path_matches_in_memory_model(frozen_encoder, tiny_clip_model):
+    enc = frozen_encoder
     prompts = enc.prompts(NAMES)[0]
     assert prompts[0] == 'a video of a person doing high jump.'
     with torch.no_grad():
@@ -84,24 +81,22 @@ def test_num_adapter_blocks_range(make_encoder):
 
 
 def test_checkpoint_deterministic_and_atomic(tmp_path, tiny_clip_model):
-    a = make_random_clip_checkpoint(str(tmp_path / 'a.pt'), seed=0)
-    b = make_random_clip_checkpoint(str(tmp_path / 'sub' / 'b.pt'), seed=0)
-    c = make_random_clip_checkpoint(str(tmp_path / 'c.pt'), seed=1)
-    sa, sb, sc = (torch.load(p, weights_only=True) for p in (a, b, c))
-    assert all(torch.equal(sa[k], sb[k]) for k in sa)
-    assert all(torch.equal(sa[k], v) for k, v in tiny_clip_model.state_dict().items())
-    assert not torch.equal(sa['token_embedding.weight'], sc['token_embedding.weight'])
-    assert sorted(os.listdir(tmp_path)) == ['a.pt', 'c.pt', 'sub']  # no temp files left
-    # The init leaves the global RNG alone.
+    a = make_random_clip_checkpoint(str(tmp_path / 'sub' / 'a.pt'), seed=0)
+    sa = torch.load(a, weights_only=True)
+    assert sa.keys() == tiny_clip_model.state_dict().keys()
+    assert all(torch.equal(sa[k], v) for k, v in tiny_clip_model.state_dict().items())  # same seed, same init
+    assert os.listdir(tmp_path / 'sub') == ['a.pt']  # no temp file left behind
+    # Another seed differs, and building leaves the global RNG alone.
     torch.manual_seed(123)
     x = torch.rand(3)
     torch.manual_seed(123)
-    build_random_clip(seed=5)
+    other = build_random_clip(seed=1)
     assert torch.equal(torch.rand(3), x)
+    assert not torch.equal(other.token_embedding.weight, tiny_clip_model.token_embedding.weight)
 
 
-def test_tiny_clip_class_embeddings_are_distinct(make_encoder, thumos_classes):
-    enc = make_encoder().eval()
+def test_tiny_clip_class_embeddings_are_distinct(frozen_encoder, thumos_classes):
+    enc = frozen_encoder
     emb = enc.encode(thumos_classes)
     cos = emb @ emb.T
     off = cos[~torch.eye(20, dtype=torch.bool)]
@@ -131,7 +126,7 @@ def test_truncation_equals_full_length(make_encoder, num_adapter_blocks):
 
 
 def test_sequence_first_layout(make_encoder):
-    """open_clip < 2.23 ran text blocks sequence-first (LND); the tower adapts."""
+    """Older open_clip releases ran text blocks sequence-first (LND); the tower adapts."""
     enc = make_encoder(num_adapter_blocks=1).eval()
     expected = enc.encode(NAMES).clone()
     tower = enc.tower
@@ -152,3 +147,38 @@ def test_sequence_first_layout(make_encoder):
     tower.batch_first = False
     enc.clear_cache()
     torch.testing.assert_close(enc.encode(NAMES), expected, atol=1e-6, rtol=0)
+
+
+def test_custom_text_clip_variant(tmp_path):
+    """open_clip's CustomTextCLIP keeps the text tower under ``model.text``."""
+    cfg = json.load(open(TINY_CLIP_CONFIG))
+    cfg['custom_text'] = True
+    cfg['text_cfg'].update(layers=2, width=64, heads=2)
+    config_file = tmp_path / 'zeetad-test-custom-text-clip.json'
+    config_file.write_text(json.dumps(cfg))
+    model = build_random_clip(str(config_file), seed=3)
+    assert hasattr(model, 'text')
+    ckpt = make_random_clip_checkpoint(str(tmp_path / 'custom.pt'), str(config_file), model=model)
+    enc = CLIPTextEncoder(model_config_file=str(config_file), pretrained=ckpt, num_adapter_blocks=1).eval()
+    with torch.no_grad():
+        emb = enc.encode(NAMES)
+    torch.testing.assert_close(emb, _reference(model, enc, enc.prompts(NAMES)[0]), atol=1e-5, rtol=0)
+    assert all(k.startswith(('tower.', 'adapters.')) for k in enc.state_dict())
+
+
+def test_checkpoint_file_mode_follows_umask(tmp_path, tiny_clip_model):
+    old = os.umask(0o022)
+    try:
+        path = make_random_clip_checkpoint(str(tmp_path / "m.pt"), model=tiny_clip_model)
+    finally:
+        os.umask(old)
+    assert os.stat(path).st_mode & 0o777 == 0o644
+
+
+def test_resolve_pretrained_tags_and_files(tiny_clip_ckpt):
+    from zeetad.text import resolve_pretrained
+    assert resolve_pretrained('ViT-B-16', None) is None
+    assert resolve_pretrained('ViT-B-16', 'openai') == 'openai'  # a tag: looked up, not downloaded
+    assert resolve_pretrained('zeetad-tiny-clip', tiny_clip_ckpt) == tiny_clip_ckpt
+    with pytest.raises(FileNotFoundError, match='openai_typo'):
+        resolve_pretrained('ViT-B-16', 'openai_typo')

@@ -1,6 +1,7 @@
 """Datasets: annotation files, feature stores, zero-shot splits, windows. Importing registers them."""
 from . import transforms  # noqa: F401
 from .annotations import VideoRecord, load_annotations
+from .collate import tad_collate
 from .splits import ClassSplit, resolve_split
 from .tad_dataset import TADDataset
 from .timebase import TimeBase, make_timebase

@@ -22,6 +22,8 @@ Where the official code crashes or is ill-defined we decide explicitly:
 from __future__ import annotations
 
 import warnings
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Iterable, Mapping, Optional, Sequence
 
 import numpy as np
@@ -39,31 +41,83 @@ def tiou_key(t: float) -> str:
     return format(round(float(t), 6), 'g')
 
 
-def _interpolated_ap(tp: np.ndarray, npos: int) -> np.ndarray:
-    """VOC2011 all-point interpolated AP for each row of ``tp`` ``(T, n)``."""
-    tp_cum = np.cumsum(tp, axis=1, dtype=np.float64)
-    fp_cum = np.cumsum(~tp, axis=1, dtype=np.float64)
-    rec = tp_cum / npos
-    prec = tp_cum / (tp_cum + fp_cum)
-    zeros = np.zeros((tp.shape[0], 1))
-    mprec = np.hstack([zeros, prec, zeros])
-    mrec = np.hstack([zeros, rec, np.ones_like(zeros)])
-    mprec = np.maximum.accumulate(mprec[:, ::-1], axis=1)[:, ::-1]
-    ap = np.empty(tp.shape[0])
-    for t in range(tp.shape[0]):
-        # Same expression as the official code, for bit-level agreement.
-        idx = np.flatnonzero(mrec[t, 1:] != mrec[t, :-1]) + 1
-        ap[t] = np.sum((mrec[t, idx] - mrec[t, idx - 1]) * mprec[t, idx])
-    return ap
+def _segmented_suffix_max(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
+    """Running max from the right within runs of equal, non-decreasing ``seg``.
+
+    Exact: the floats are replaced by their ranks, so the segment offset added
+    to keep runs apart is integer arithmetic.
+    """
+    uniq, rank = np.unique(values, return_inverse=True)
+    base = (seg[-1] - seg) * len(uniq)
+    acc = np.maximum.accumulate((base + rank)[::-1])[::-1]
+    return uniq[acc - base]
+
+
+def interpolated_ap(tp_seg: np.ndarray, tp_pos: np.ndarray, npos: np.ndarray, n_seg: int) -> np.ndarray:
+    """VOC2011 all-point interpolated AP of many ranked lists at once.
+
+    Only true positives are needed: precision peaks at them (so the
+    interpolated precision is a suffix max over true positives) and recall
+    only changes there.
+
+    Args:
+        tp_seg: ``(P,)`` list id of each true positive, non-decreasing.
+        tp_pos: ``(P,)`` its 0-based position in the ranked list of that id,
+            increasing within an id.
+        npos: ``(n_seg,)`` ground-truth count of each list (> 0 where used).
+        n_seg: number of lists.
+
+    Returns:
+        ``(n_seg,)`` AP (0 for lists without true positives).
+    """
+    if len(tp_seg) == 0:
+        return np.zeros(n_seg)
+    first = np.concatenate(([True], tp_seg[1:] != tp_seg[:-1]))
+    start = np.flatnonzero(first)
+    k = np.arange(len(tp_seg)) - np.repeat(start, np.diff(np.append(start, len(tp_seg))))
+    denom = npos[tp_seg].astype(np.float64)
+    # Same float expressions as the official code: tp_cum / npos and
+    # tp_cum / (tp_cum + fp_cum), with exact integer counts.
+    rec = (k + 1) / denom
+    rec_prev = k / denom
+    prec = (k + 1.0) / (tp_pos + 1.0)
+    contrib = (rec - rec_prev) * _segmented_suffix_max(prec, tp_seg)
+    return np.bincount(tp_seg, weights=contrib, minlength=n_seg)
+
+
+def _argsort_desc_stable(x: np.ndarray) -> np.ndarray:
+    """Indices sorting ``x`` descending, equal values in index order.
+
+    A fast unstable sort, then only the runs of equal values get re-ordered
+    (float stable sorts are ~4x slower and ties are rare).
+    """
+    order = np.argsort(-x)
+    sx = x[order]
+    tie = sx[1:] == sx[:-1]
+    if tie.any():
+        in_run = np.concatenate((tie, [False])) | np.concatenate(([False], tie))
+        pos = np.flatnonzero(in_run)
+        run_id = np.cumsum(np.concatenate(([True], ~tie)))[pos]
+        order[pos] = order[pos][np.lexsort((order[pos], run_id))]
+    return order
+
+
+def _stable_argsort_int(x: np.ndarray, bound: int) -> np.ndarray:
+    """Stable argsort of non-negative ints ``< bound`` (radix sort if they fit 16 bits)."""
+    if bound <= 1 << 16:
+        x = x.astype(np.uint16)
+    return np.argsort(x, kind='stable')
 
 
 def _as_int_ids(*arrays: np.ndarray) -> list[np.ndarray]:
     """Map arbitrary ids (e.g. video names) to shared dense ints."""
-    if all(np.issubdtype(np.asarray(a).dtype, np.integer) for a in arrays):
-        return [np.asarray(a, dtype=np.int64) for a in arrays]
-    _, inv = np.unique(np.concatenate([np.asarray(a) for a in arrays]), return_inverse=True)
-    splits = np.cumsum([len(a) for a in arrays])[:-1]
-    return np.split(inv.astype(np.int64), splits)
+    arrays = [np.asarray(a).reshape(-1) for a in arrays]
+    total = sum(len(a) for a in arrays)
+    if all(np.issubdtype(a.dtype, np.integer) for a in arrays) and all(
+            a.min(initial=0) >= 0 and a.max(initial=0) <= 2 * total for a in arrays):
+        return [a.astype(np.int64) for a in arrays]  # already small dense-ish ints
+    _, inv = np.unique(np.concatenate(arrays), return_inverse=True)
+    return np.split(inv.reshape(-1).astype(np.int64), np.cumsum([len(a) for a in arrays])[:-1])
 
 
 def average_precision_detection(
@@ -106,42 +160,40 @@ def average_precision_detection(
         raise ValueError('give both gt_labels and pred_labels, or neither')
     if num_classes is None:
         num_classes = int(max(gl.max(initial=-1), pl.max(initial=-1))) + 1 if not single else 1
-    if gl.min(initial=0) < 0 or pl.min(initial=0) < 0 or max(gl.max(initial=0), pl.max(initial=0)) >= num_classes:
-        raise ValueError(f'labels must lie in [0, {num_classes})')
+    for lab in (gl, pl):
+        if len(lab) and (lab.min() < 0 or lab.max() >= num_classes):
+            raise ValueError(f'labels must lie in [0, {num_classes})')
     if not (np.isfinite(pred_scores).all() and np.isfinite(pred_segments).all()
             and np.isfinite(gt_segments).all()):
         raise ValueError('segments and scores must be finite')
-    gv, pv = _as_int_ids(np.asarray(gt_videos).reshape(-1), np.asarray(pred_videos).reshape(-1))
+    gv, pv = _as_int_ids(gt_videos, pred_videos)
     n_vid = int(max(gv.max(initial=-1), pv.max(initial=-1))) + 1
 
-    # Ties in score keep the input order: one stable float sort, then the
-    # orders we need are argsorts of unique int keys (much faster than lexsort).
     n = len(pred_scores)
-    by_score = np.argsort(-pred_scores, kind='stable')
-    score_rank = np.empty(n, np.int64)
-    score_rank[by_score] = np.arange(n)
-    # Walk order: by (class, video), then descending score.
+    by_score = _argsort_desc_stable(pred_scores)
+    # Walk order (class, video, score) and ranking order (class, score) by
+    # LSD passes of stable sorts over the score order.
+    w = by_score[_stable_argsort_int(pv[by_score], n_vid)]
+    walk = w[_stable_argsort_int(pl[w], num_classes)]
+    rank = by_score[_stable_argsort_int(pl[by_score], num_classes)]
     pred_group = pl * n_vid + pv
-    if num_classes * n_vid * max(n, 1) >= 2**62:
-        raise ValueError('too many classes x videos x predictions for int64 sort keys')
-    walk = np.argsort(pred_group * n + score_rank)
     gorder = np.argsort(gl * n_vid + gv, kind='stable')
     tp_walk = greedy_match(pred_group[walk], pred_segments[walk],
                            (gl * n_vid + gv)[gorder], gt_segments[gorder], thr)
-    # Ranking order for AP: by class, then descending score.
-    rank = np.argsort(pl * n + score_rank)
-    where_in_walk = np.empty(n, np.int64)
-    where_in_walk[walk] = np.arange(n)
-    tp = tp_walk[:, where_in_walk[rank]]
-
     npos = np.bincount(gl, minlength=num_classes)
-    bounds = np.searchsorted(pl[rank], np.arange(num_classes + 1))
-    ap = np.full((num_classes, len(thr)), np.nan)
-    for c in range(num_classes):
-        if npos[c] == 0:
-            continue
-        s, e = bounds[c], bounds[c + 1]
-        ap[c] = _interpolated_ap(tp[:, s:e], int(npos[c])) if e > s else 0.0
+    class_start = np.searchsorted(pl[rank], np.arange(num_classes))
+    # True positives as (threshold, class) list ids and positions in the ranking.
+    rank_of = np.empty(n, np.int64)
+    rank_of[rank] = np.arange(n)
+    t_idx, w_idx = np.nonzero(tp_walk)
+    key = np.sort(t_idx * n + rank_of[walk[w_idx]])
+    t_idx, r_idx = np.divmod(key, max(n, 1))
+    cls = pl[rank[r_idx]]
+    # ids ordered (threshold, class): non-decreasing since key is sorted.
+    ap = interpolated_ap(t_idx * num_classes + cls, r_idx - class_start[cls],
+                         np.tile(npos, len(thr)), len(thr) * num_classes)
+    ap = ap.reshape(len(thr), num_classes).T.copy()
+    ap[npos == 0] = np.nan
     return ap[0] if single else ap
 
 
@@ -166,6 +218,39 @@ def _flatten_gt(ground_truth: Mapping[str, list], label_index: dict, video_index
             segs.append((s, e))
             labels.append(c)
     return vids, segs, labels, n_dup, n_zero
+
+
+def _flatten_predictions(predictions: Mapping[str, list], label_index: dict, video_index: dict,
+                         blocked: set) -> tuple:
+    """Official-format predictions -> flat arrays, one comprehension per field
+    (this parsing, not the matching, dominates at ActivityNet scale)."""
+    ignored = {'unknown_label': 0, 'unknown_video': 0, 'blocked_video': 0}
+    flat, vids, counts = [], [], []
+    for name, preds in predictions.items():
+        if name in blocked:
+            ignored['blocked_video'] += len(preds)
+            continue
+        vid = video_index.get(name)
+        if vid is None:
+            ignored['unknown_video'] += len(preds)
+            continue
+        flat.extend(preds)
+        vids.append(vid)
+        counts.append(len(preds))
+    n = len(flat)
+    # map/itemgetter loops run in C: ~2x faster than comprehensions here.
+    labels = np.fromiter(map(label_index.get, map(itemgetter('label'), flat), repeat(-1)), np.int64, n)
+    scores = np.fromiter(map(itemgetter('score'), flat), np.float64, n)
+    segs = list(map(itemgetter('segment'), flat))
+    if n and set(map(len, segs)) != {2}:
+        raise ValueError('every prediction segment must be [start, end]')
+    segs = np.fromiter(chain.from_iterable(segs), np.float64, 2 * n).reshape(n, 2)
+    videos = np.repeat(np.asarray(vids, np.int64), counts)
+    known = labels >= 0
+    ignored['unknown_label'] = int(n - known.sum())
+    if ignored['unknown_label']:
+        videos, labels, scores, segs = videos[known], labels[known], scores[known], segs[known]
+    return videos, labels, scores, segs, ignored
 
 
 def evaluate_detections(
@@ -206,25 +291,7 @@ def evaluate_detections(
     video_index = {v: i for i, v in enumerate(gt)}
     g_vid, g_seg, g_lab, n_dup, n_zero = _flatten_gt(gt, label_index, video_index, deduplicate_gt)
 
-    p_vid, p_lab, p_score, p_seg = [], [], [], []
-    ignored = {'unknown_label': 0, 'unknown_video': 0, 'blocked_video': 0}
-    for name, preds in predictions.items():
-        if name in blocked:
-            ignored['blocked_video'] += len(preds)
-            continue
-        vid = video_index.get(name)
-        if vid is None:
-            ignored['unknown_video'] += len(preds)
-            continue
-        for p in preds:
-            c = label_index.get(p['label'])
-            if c is None:
-                ignored['unknown_label'] += 1
-                continue
-            p_vid.append(vid)
-            p_lab.append(c)
-            p_score.append(p['score'])
-            p_seg.append(p['segment'])
+    p_vid, p_lab, p_score, p_seg, ignored = _flatten_predictions(predictions, label_index, video_index, blocked)
     n_ignored = ignored['unknown_label'] + ignored['unknown_video']
     if n_ignored:
         warnings.warn(f'ignored {n_ignored} predictions (unscored label: {ignored["unknown_label"]}, '
@@ -233,10 +300,8 @@ def evaluate_detections(
         warnings.warn(f'{n_dup} duplicate ground-truth instances counted once', stacklevel=2)
 
     ap = average_precision_detection(
-        np.asarray(g_vid, np.int64), np.asarray(g_seg, np.float64).reshape(-1, 2),
-        np.asarray(p_vid, np.int64), np.asarray(p_seg, np.float64).reshape(-1, 2),
-        np.asarray(p_score, np.float64), thr, gt_labels=np.asarray(g_lab, np.int64),
-        pred_labels=np.asarray(p_lab, np.int64), num_classes=len(classes))
+        np.asarray(g_vid, np.int64), np.asarray(g_seg, np.float64).reshape(-1, 2), p_vid, p_seg, p_score, thr,
+        gt_labels=np.asarray(g_lab, np.int64), pred_labels=p_lab, num_classes=len(classes))
     has_gt = ~np.isnan(ap[:, 0]) if len(thr) else np.zeros(len(classes), bool)
     if has_gt.any():
         mean = ap[has_gt].mean(axis=0)
@@ -252,7 +317,7 @@ def evaluate_detections(
         'ignored_predictions': ignored,
         'num_videos': len(gt),
         'num_gt': len(g_lab),
-        'num_predictions': len(p_lab),
+        'num_predictions': int(len(p_lab)),
         'num_duplicate_gt': n_dup,
         'num_zero_length_gt': int(n_zero),
         'classes_without_gt': [c for i, c in enumerate(classes) if not has_gt[i]],

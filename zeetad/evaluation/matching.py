@@ -26,10 +26,18 @@ def paired_tiou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         counts as zero-length) and a zero union gives 0, where the official
         code divides by zero.
     """
-    inter = np.minimum(a[:, 1], b[:, 1]) - np.maximum(a[:, 0], b[:, 0])
-    inter = np.maximum(inter, 0.0)
-    union = np.maximum(a[:, 1] - a[:, 0], 0.0) + np.maximum(b[:, 1] - b[:, 0], 0.0) - inter
-    out = np.zeros_like(inter, dtype=np.float64)
+    return _tiou(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+
+
+def _tiou(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
+    inter = np.minimum(a1, b1)
+    inter -= np.maximum(a0, b0)
+    np.maximum(inter, 0.0, out=inter)
+    # (len_a + len_b) - inter: the official evaluator's operation order.
+    union = np.maximum(a1 - a0, 0.0)
+    union += np.maximum(b1 - b0, 0.0)
+    union -= inter
+    out = np.zeros(len(inter))
     np.divide(inter, union, out=out, where=union > 0)
     return out
 
@@ -79,34 +87,43 @@ def greedy_match(
     lo = np.searchsorted(gt_group, pred_group, side='left')
     hi = np.searchsorted(gt_group, pred_group, side='right')
     pi, gi = _ragged_pairs(lo, hi - lo)
-    tiou = paired_tiou(pred_segments[pi], gt_segments[gi])
+    ps, pe = np.ascontiguousarray(pred_segments.T)
+    gs, ge = np.ascontiguousarray(gt_segments.T)
+    tiou = _tiou(ps[pi], pe[pi], gs[gi], ge[gi])
     useful = tiou >= tiou_thresholds.min()
     pi, gi, tiou = pi[useful], gi[useful], tiou[useful]
-    # Within one prediction, candidates by descending tIoU, first index on ties.
-    order = np.lexsort((-tiou, pi))
-    pi, gi, tiou = pi[order], gi[order], tiou[order]
 
     # One block per threshold, threshold-major, so segments stay contiguous.
-    seg_l, pred_l, gt_l = [], [], []
-    for t, thr in enumerate(tiou_thresholds):
-        keep = np.flatnonzero(tiou >= thr)
-        seg_l.append(pred_group[pi[keep]] + t * (int(pred_group[-1]) + 1))
-        pred_l.append(pi[keep] + t * n)
-        gt_l.append(gi[keep] + t * m)
-    seg = np.concatenate(seg_l)
-    pred = np.concatenate(pred_l)
-    gt = np.concatenate(gt_l)
+    n_groups = int(pred_group[-1]) + 1
+    blocks = [np.flatnonzero(tiou >= thr) for thr in tiou_thresholds]
+    # int32 where it fits: the rounds below are memory-bound filtering.
+    itype = np.int32 if n_thr * max(n, m, n_groups) < 2**31 else np.int64
+    offsets = np.repeat(np.arange(n_thr, dtype=itype), [len(b) for b in blocks])
+    sel = np.concatenate(blocks)
+    seg = pred_group[pi[sel]].astype(itype) + offsets * itype(n_groups)
+    pred = pi[sel].astype(itype) + offsets * itype(n)
+    gt = gi[sel].astype(itype) + offsets * itype(m)
+    tiou = tiou[sel]
 
     flat_tp = tp.reshape(-1)
     locked = np.zeros(n_thr * m, dtype=bool)
     while len(seg):
-        # The first live pair of each segment is its next match: the earliest
-        # prediction still holding a candidate, paired with its best one.
+        # In each segment the earliest prediction that still has a live pair
+        # matches now; its live pairs form the run that starts the segment.
         first = np.flatnonzero(np.concatenate(([True], seg[1:] != seg[:-1])))
-        flat_tp[pred[first]] = True
-        locked[gt[first]] = True
         lengths = np.diff(np.append(first, len(seg)))
-        matched = np.repeat(pred[first], lengths)
-        live = (pred > matched) & ~locked[gt]
-        seg, pred, gt = seg[live], pred[live], gt[live]
+        head = np.repeat(pred[first], lengths)
+        in_run = pred == head
+        run = np.flatnonzero(in_run)
+        run_len = np.add.reduceat(in_run, first, dtype=np.int64)
+        run_start = np.cumsum(run_len) - run_len
+        # Best tIoU within the run; the first such pair (lowest GT index) wins.
+        best = np.maximum.reduceat(tiou[run], run_start)
+        hit = np.flatnonzero(tiou[run] == np.repeat(best, run_len))
+        hit_run = np.repeat(np.arange(len(first)), run_len)[hit]
+        chosen = run[hit[np.concatenate(([True], hit_run[1:] != hit_run[:-1]))]]
+        flat_tp[pred[chosen]] = True
+        locked[gt[chosen]] = True
+        live = (pred > head) & ~locked[gt]
+        seg, pred, gt, tiou = seg[live], pred[live], gt[live], tiou[live]
     return tp

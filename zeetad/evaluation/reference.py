@@ -155,7 +155,7 @@ def loop_soft_nms(segments, scores, labels, *, method: str = 'gaussian', sigma: 
         if voting_thresh > 0:
             num0 = num1 = den = 0.0
             for j in range(len(segs)):
-                if multiclass and labs[j] != labs[k]:
+                if (multiclass and labs[j] != labs[k]) or orig[j] < min_score:
                     continue
                 iou = loop_tiou(segs[k], segs[j])
                 if iou >= voting_thresh:

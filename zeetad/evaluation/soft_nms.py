@@ -43,11 +43,13 @@ def segment_iou_matrix(a: Tensor, b: Tensor) -> Tensor:
 
 
 def _decay(iou: Tensor, method: str, sigma: float, iou_threshold: float) -> Tensor:
+    """Soft-NMS weights; may overwrite ``iou``."""
     if method == 'gaussian':
-        return torch.exp(-(iou * iou) / sigma)
+        # x / -sigma == -(x) / sigma exactly, so this matches the reference.
+        return iou.mul_(iou).div_(-sigma).exp_()
     if method == 'linear':
         return torch.where(iou > iou_threshold, 1.0 - iou, torch.ones_like(iou))
-    return torch.where(iou > iou_threshold, torch.zeros_like(iou), torch.ones_like(iou))
+    return (iou <= iou_threshold).to(iou.dtype)
 
 
 def _pad_groups(groups: Tensor, *tensors: Tensor) -> tuple:
@@ -68,16 +70,20 @@ def _pad_groups(groups: Tensor, *tensors: Tensor) -> tuple:
     return valid, padded
 
 
-def _score_voting(kept_seg: Tensor, kept_group: Tensor, segments: Tensor, scores: Tensor,
-                  groups: Tensor, voting_thresh: float) -> Tensor:
-    """Replace each kept segment by the ``score * iou``-weighted mean of the
-    original candidates of its group overlapping it by ``>= voting_thresh``."""
-    iou = segment_iou_matrix(kept_seg, segments)  # (K, N)
-    w = torch.where((iou >= voting_thresh) & (kept_group[:, None] == groups[None, :]),
-                    scores[None, :] * iou, torch.zeros_like(iou))
+def _score_voting(kept: Tensor, cand_seg: Tensor, cand_score: Tensor, cand_valid: Tensor,
+                  voting_thresh: float) -> Tensor:
+    """Score voting: each kept segment becomes the ``score * iou``-weighted
+    mean of the candidates of its group overlapping it by ``>= voting_thresh``.
+
+    Args:
+        kept: ``(K, 2)``; cand_seg: ``(K, Nmax, 2)``, cand_score and
+            cand_valid: ``(K, Nmax)`` -- each kept segment's own group.
+    """
+    iou = segment_iou_matrix(kept[:, None, :], cand_seg)[:, 0, :]  # (K, Nmax)
+    w = torch.where(cand_valid & (iou >= voting_thresh), cand_score * iou, torch.zeros_like(iou))
     den = w.sum(dim=1, keepdim=True)
-    refined = (w @ segments) / den.where(den > 0, torch.ones_like(den))
-    return torch.where(den > 0, refined, kept_seg)
+    refined = (w[..., None] * cand_seg).sum(dim=1) / den.where(den > 0, torch.ones_like(den))
+    return torch.where(den > 0, refined, kept)
 
 
 def batched_soft_nms(
@@ -107,9 +113,10 @@ def batched_soft_nms(
         max_seg_num: at most this many segments are kept in total.
         multiclass: decay only candidates of the kept one's class; otherwise
             class-agnostic.
-        voting_thresh: if > 0, refine each kept segment by score voting over
-            the original candidates (of its class when multiclass) whose tIoU
-            with it is ``>= voting_thresh``; scores are unchanged.
+        voting_thresh: if > 0, refine each kept segment by score voting: the
+            mean of the candidates (original scores ``>= min_score``, of its
+            class when multiclass) whose tIoU with it is ``>= voting_thresh``,
+            weighted by ``score * tIoU``; scores are unchanged.
         groups: optional ``(N,)`` int that further separates candidates (e.g.
             a video index) so several videos run in one call; ``max_seg_num``
             then still caps the total, not each group.
@@ -135,49 +142,46 @@ def batched_soft_nms(
         return empty
 
     valid, (p_score, p_seg, p_idx) = _pad_groups(key[cand], scores[cand], segments[cand], cand)
-    alive = valid.clone()
-    n_groups, n_max = alive.shape
-    rows = torch.arange(n_groups, device=device)
-    neg_inf = torch.tensor(float('-inf'), dtype=p_score.dtype, device=device)
-    kept_idx, kept_score, kept_ok = [], [], []
-    for _ in range(min(max_seg_num, n_max)):
-        masked = torch.where(alive, p_score, neg_inf)
-        best = masked.argmax(dim=1)  # first maximum: lowest input index on ties
-        ok = alive[rows, best]
-        if not bool(ok.any()):
-            break
-        kept_idx.append(p_idx[rows, best])
-        kept_score.append(p_score[rows, best])
-        kept_ok.append(ok)
-        alive[rows, best] = False
-        iou = segment_iou_matrix(p_seg[rows, best][:, None, :], p_seg)[:, 0, :]  # (G, Nmax)
-        p_score = p_score * _decay(iou, method, sigma, iou_threshold)
-        alive &= p_score >= min_score
+    n_max = valid.shape[1]
+    ninf = torch.full((), float('-inf'), dtype=p_score.dtype, device=device)
+    # Dead entries hold -inf; a decay weight of 0 turns them into NaN, which
+    # the ">= min_score" test sends back to -inf.
+    live = torch.where(valid, p_score, ninf)
+    start, end = p_seg[..., 0], p_seg[..., 1]
+    length = (end - start).clamp(min=0)
+    ends = torch.stack([start, end, length], dim=1)  # (G, 3, Nmax): one gather per step
+    # Clamping the union at the smallest subnormal turns 0/0 into 0 and leaves
+    # every positive union unchanged.
+    tiny = torch.nextafter(torch.zeros((), dtype=p_score.dtype), torch.ones((), dtype=p_score.dtype)).item()
+    kept_idx, kept_score = [], []
+    for step in range(min(max_seg_num, n_max)):
+        best = live.argmax(dim=1, keepdim=True)  # first maximum: lowest input index on ties
+        best_score = live.gather(1, best)
+        if step % 4 == 3 and not bool(torch.isfinite(best_score).any()):
+            break  # checked every few steps: a sync per step costs more than idle steps
+        kept_idx.append(p_idx.gather(1, best))
+        kept_score.append(best_score)
+        live.scatter_(1, best, float('-inf'))
+        b_start, b_end, b_len = ends.gather(2, best[:, None, :].expand(-1, 3, 1)).unbind(1)  # (G, 1) each
+        inter = torch.minimum(end, b_end) - torch.maximum(start, b_start)
+        inter.clamp_(min=0)
+        union = b_len + length - inter
+        iou = inter.div_(union.clamp_(min=tiny))
+        live.mul_(_decay(iou, method, sigma, iou_threshold))
+        live = torch.where(live >= min_score, live, ninf)
 
-    ok = torch.stack(kept_ok, dim=1)
-    idx = torch.stack(kept_idx, dim=1)[ok]
-    score = torch.stack(kept_score, dim=1)[ok]
+    if not kept_score:
+        return empty
+    score = torch.cat(kept_score, dim=1)  # (G, steps)
+    ok = torch.isfinite(score)
+    idx = torch.cat(kept_idx, dim=1)[ok]
+    row = torch.arange(len(score), device=device)[:, None].expand_as(score)[ok]
+    score = score[ok]
     # Descending score, lowest input index first among ties.
     by_idx = torch.argsort(idx)
-    by_score = by_idx[torch.sort(-score[by_idx], stable=True).indices]
-    top = by_score[:max_seg_num]
-    idx, score = idx[top], score[top]
+    top = by_idx[torch.sort(-score[by_idx], stable=True).indices][:max_seg_num]
+    idx, score, row = idx[top], score[top], row[top]
     seg = segments[idx]
     if voting_thresh > 0:
-        seg = _score_voting(seg, key[idx], segments, scores, key, voting_thresh)
+        seg = _score_voting(seg, p_seg[row], p_score[row], valid[row], voting_thresh)
     return seg, score, labels[idx]
-
-
-def filter_segments(segments: Tensor, scores: Tensor, *, min_duration: float = 0.0,
-                    topk: Optional[int] = None) -> Tensor:
-    """Indices of candidates longer than ``min_duration``, best ``topk`` first.
-
-    Args:
-        segments: ``(N, 2)``; scores: ``(N,)``.
-
-    Returns:
-        ``(K,)`` long indices, by descending score (lowest index on ties).
-    """
-    keep = torch.nonzero((segments[:, 1] - segments[:, 0]) > min_duration).flatten()
-    keep = keep[torch.sort(-scores[keep], stable=True).indices]
-    return keep if topk is None else keep[:topk]

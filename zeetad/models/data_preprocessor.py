@@ -26,6 +26,8 @@ class TADDataPreprocessor(BaseDataPreprocessor):
 
     def forward(self, data: dict, training: bool = False) -> dict:
         inputs, samples = data['inputs'], data['data_samples']
+        if isinstance(inputs, dict):
+            raise TypeError('TADDataPreprocessor expects a list of inputs: use collate_fn=dict(type="zeetad.tad_collate")')
         lengths = [x['loc'].shape[0] for x in inputs]
         target = self.pad_to or max(lengths)
         target = -(-target // self.pad_multiple) * self.pad_multiple

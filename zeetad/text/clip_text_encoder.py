@@ -1,6 +1,6 @@
 """Frozen open_clip text tower with optional residual adapters and caching."""
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -171,7 +171,9 @@ class CLIPTextEncoder(nn.Module):
         """L2-normalised class embeddings ``(K, D)`` (template ensemble if T > 1).
 
         Cached per prompt list while nothing in the encoder trains or in eval
-        mode; cached tensors are detached and must not be modified in place.
+        mode. Eval mode means inference: the embeddings then carry no gradient
+        (adapters learn only in train mode). Cached tensors are shared between
+        calls and must not be modified in place.
         """
         per_template = self.prompts(class_names)
         num_t, num_k = len(per_template), len(per_template[0])
@@ -184,10 +186,11 @@ class CLIPTextEncoder(nn.Module):
             if state == self._param_state():
                 self._embed_cache.move_to_end(key)
                 return emb
-        emb = self.encode_prompts(key).view(num_t, num_k, -1)
-        emb = emb[0] if num_t == 1 else F.normalize(emb.mean(dim=0), dim=-1)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not cacheable):
+            emb = self.encode_prompts(key).view(num_t, num_k, -1)
+            emb = emb[0] if num_t == 1 else F.normalize(emb.mean(dim=0), dim=-1)
         if cacheable:
-            self._remember(self._embed_cache, key, (self._param_state(), emb.detach()), self.cache_size)
+            self._remember(self._embed_cache, key, (self._param_state(), emb), self.cache_size)
         return emb
 
     def forward(self, class_names: Sequence[str]) -> torch.Tensor:

@@ -36,8 +36,8 @@ class TextTower(nn.Module):
         self.register_buffer('attn_mask', attn_mask, persistent=False)
         self.pool_type = pool_type
         self.eos_id = eos_id
-        # open_clip < 2.23 ran the text transformer sequence-first (LND) and had
-        # no ``batch_first`` attribute; later releases default to batch-first.
+        # Older open_clip releases ran the text transformer sequence-first (LND), with
+        # no ``batch_first`` attribute; newer ones default to batch-first.
         self.batch_first = bool(getattr(transformer, 'batch_first', False))
 
     @classmethod

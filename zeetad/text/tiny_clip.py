@@ -14,7 +14,7 @@ separates class prompts clearly, which the synthetic data and the classifier
 rely on.
 """
 import os
-import tempfile
+import uuid
 from typing import Optional
 
 import torch
@@ -74,9 +74,10 @@ def make_random_clip_checkpoint(path: str, model_config_file: str = TINY_CLIP_CO
     path = os.path.abspath(os.path.expanduser(path))
     folder = os.path.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path), suffix='.tmp')
+    # A unique sibling name opened with 'xb' (not mkstemp, which forces mode 0600).
+    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp')
     try:
-        with os.fdopen(fd, 'wb') as f:
+        with open(tmp, 'xb') as f:
             torch.save(model.state_dict(), f)
             f.flush()
             os.fsync(f.fileno())

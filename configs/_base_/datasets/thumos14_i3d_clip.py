@@ -24,11 +24,11 @@ test_dataset = dict(
 
 train_dataloader = dict(
     batch_size=16, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='pseudo_collate'),
+    sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='zeetad.tad_collate'),
     dataset=train_dataset)
 test_dataloader = dict(
     batch_size=32, num_workers=2, persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='pseudo_collate'),
+    sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='zeetad.tad_collate'),
     dataset=test_dataset)
 val_dataloader = test_dataloader
 

@@ -24,7 +24,7 @@ from torch import Tensor
 
 __all__ = [
     'ms_deform_attn_1d', 'ms_deform_attn_1d_pytorch', 'ms_deform_attn_1d_naive', 'ms_deform_attn_1d_fused',
-    'mmcv_ms_deform_attn_kernel', 'DENSE_MAX_PAIRS'
+    'mmcv_ms_deform_attn_kernel'
 ]
 
 
@@ -44,6 +44,9 @@ def _neighbours(value: Tensor, spatial_shapes: Tensor, level_start_index: Tensor
     _, Lq, _, L, P = sampling_locations.shape
     lengths = spatial_shapes.view(1, 1, 1, L, 1)
     pos = sampling_locations.to(_interp_dtype(sampling_locations)) * lengths - 0.5
+    # Beyond one step outside, both neighbours are padding (value and gradient 0);
+    # clamping there keeps diverged offsets from overflowing the integer cast.
+    pos = torch.minimum(pos.clamp(min=-2), lengths + 1)
     left_f = pos.floor()
     frac = (pos - left_f).to(value.dtype)
     left = left_f.long()
@@ -64,7 +67,8 @@ def _neighbours(value: Tensor, spatial_shapes: Tensor, level_start_index: Tensor
 
 def _ms_deform_attn_1d_gather(value: Tensor, spatial_shapes: Tensor, level_start_index: Tensor,
                               sampling_locations: Tensor, attention_weights: Tensor) -> Tensor:
-    """Gather the ``K`` neighbours of every query: memory linear in ``Lq``."""
+    """Gather the ``K`` neighbours of every query: memory linear in ``Lq``, fast
+    forward but a slow scatter in backward on CPU."""
     B, S, H, D = value.shape
     Lq = sampling_locations.shape[1]
     index, weight = _neighbours(value, spatial_shapes, level_start_index, sampling_locations, attention_weights)
@@ -97,8 +101,10 @@ def _ms_deform_attn_1d_grid_sample(value: Tensor, spatial_shapes: Tensor, level_
     B, S, H, D = value.shape
     _, Lq, _, L, P = sampling_locations.shape
     # (B*H, Lq, L, P): grid x in [-1, 1]; with align_corners=False and height 1,
-    # y = 0 lands exactly on the single row ((0 + 1) * 1 - 1) / 2 = 0.
-    grid_x = (2 * sampling_locations - 1).permute(0, 2, 1, 3, 4).reshape(B * H, Lq, L, P).to(value.dtype)
+    # y = 0 lands exactly on the single row ((0 + 1) * 1 - 1) / 2 = 0. Beyond
+    # |x| = 3 every level is entirely padding, so clamping there changes nothing.
+    grid_x = (2 * sampling_locations - 1).clamp(-3, 3)
+    grid_x = grid_x.permute(0, 2, 1, 3, 4).reshape(B * H, Lq, L, P).to(value.dtype)
     grid = torch.stack((grid_x, torch.zeros_like(grid_x)), -1)
     per_level = []
     for lvl, (start, length) in enumerate(zip(level_start_index.tolist(), spatial_shapes.tolist())):
@@ -116,9 +122,20 @@ _PYTORCH_METHODS = {
     'gather': _ms_deform_attn_1d_gather,
     'grid_sample': _ms_deform_attn_1d_grid_sample,
 }
-# Above this many (query, key) pairs the dense matrix stops paying off on CPU
-# (measured: 2x faster than gather at 480 x 480, 4x slower at 1024 x 1024).
-DENSE_MAX_PAIRS = 2**18
+# Dense work per query grows with S, sparse work with L * P samples. On CPU
+# (1-2 threads, B=8, H=8, D=32) dense wins up to about S = 64 L P: 2-4x faster
+# for THUMOS windows (S = 256, P = 4) and 4-level pyramids, 2x slower than
+# grid_sample for a single level of 384 or more.
+DENSE_KEYS_PER_SAMPLE = 64
+DENSE_MAX_ELEMENTS = 2**26  # (B*H, Lq, S) matrix: 256 MB in float32
+
+
+def _auto_method(value: Tensor, sampling_locations: Tensor) -> str:
+    B, S, H, _ = value.shape
+    _, Lq, _, L, P = sampling_locations.shape
+    if S <= DENSE_KEYS_PER_SAMPLE * L * P and B * H * Lq * S <= DENSE_MAX_ELEMENTS:
+        return 'dense'
+    return 'grid_sample'
 
 
 def ms_deform_attn_1d_pytorch(value: Tensor,
@@ -136,14 +153,14 @@ def ms_deform_attn_1d_pytorch(value: Tensor,
         sampling_locations: ``(B, Lq, H, L, P)`` normalised time.
         attention_weights: ``(B, Lq, H, L, P)``.
         method: ``'dense'``, ``'gather'``, ``'grid_sample'`` (same numbers), or
-            ``'auto'``: dense when ``Lq * S <= DENSE_MAX_PAIRS``, else gather.
+            ``'auto'``: dense for short sequences (see ``DENSE_KEYS_PER_SAMPLE``),
+            else grid_sample.
 
     Returns:
         ``(B, Lq, H * D)``.
     """
     if method == 'auto':
-        pairs = sampling_locations.shape[1] * value.shape[1]
-        method = 'dense' if pairs <= DENSE_MAX_PAIRS else 'gather'
+        method = _auto_method(value, sampling_locations)
     if method not in _PYTORCH_METHODS:
         raise ValueError(f"method must be 'auto' or one of {sorted(_PYTORCH_METHODS)}, got {method!r}")
     return _PYTORCH_METHODS[method](value, spatial_shapes, level_start_index, sampling_locations,
@@ -170,7 +187,7 @@ def ms_deform_attn_1d_naive(value: Tensor, spatial_shapes: Tensor, level_start_i
                     length, start = lengths[lvl], starts[lvl]
                     for p in range(P):
                         x = sampling_locations[b, q, h, lvl, p] * length - 0.5
-                        left = math.floor(float(x))
+                        left = math.floor(float(x.detach()))
                         frac = x - left
                         sample = value.new_zeros(D)
                         if 0 <= left < length:

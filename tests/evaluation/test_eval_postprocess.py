@@ -1,0 +1,62 @@
+"""Window merging before evaluation."""
+import numpy as np
+import pytest
+import torch
+
+from zeetad.evaluation.postprocess import merge_window_detections, official_predictions, to_official_results
+
+
+def window(segs, scores, labels):
+    return {'segments': np.asarray(segs, float).reshape(-1, 2), 'scores': np.asarray(scores, float),
+            'labels': np.asarray(labels, np.int64)}
+
+
+def test_clip_min_duration_topk_and_nms():
+    w1 = window([[-5, 10], [90, 120], [50, 50.05]], [0.9, 0.8, 0.99], [0, 1, 0])
+    w2 = window([[0, 10], [30, 40]], [0.7, 0.1], [0, 0])
+    out = merge_window_detections([w1, w2], dict(method='hard', iou_threshold=0.5), duration=100.0,
+                                  min_duration=0.1, pre_nms_topk=3)
+    # [50, 50.05] too short; top-3 drops the 0.1 one; [0,10] x2 -> hard NMS keeps one
+    np.testing.assert_array_equal(out['segments'], [[0, 10], [90, 100]])
+    np.testing.assert_array_equal(out['scores'], [0.9, 0.8])
+    np.testing.assert_array_equal(out['labels'], [0, 1])
+    assert out['segments'].dtype == np.float64 and out['labels'].dtype == np.int64
+
+
+def test_default_min_duration_drops_empty_and_inverted():
+    out = merge_window_detections([window([[3, 3], [5, 4], [1, 2]], [0.9, 0.9, 0.5], [0, 0, 0])], None)
+    np.testing.assert_array_equal(out['segments'], [[1, 2]])
+
+
+def test_independent_of_window_order_and_partition():
+    rng = np.random.default_rng(0)
+    s = rng.uniform(0, 100, 200)
+    segs = np.stack([s, s + rng.uniform(1, 10, 200)], 1)
+    scores = np.round(rng.uniform(size=200), 2)  # many ties
+    labels = rng.integers(0, 4, 200)
+    cfg = dict(method='gaussian', sigma=0.5, voting_thresh=0.7, max_seg_num=50)
+    ref = merge_window_detections([window(segs, scores, labels)], cfg, duration=105.0)
+    perm = rng.permutation(200)
+    parts = np.array_split(perm, 7)
+    windows = [window(segs[p], scores[p], labels[p]) for p in parts][::-1]
+    out = merge_window_detections(windows, cfg, duration=105.0)
+    for k in ref:
+        np.testing.assert_array_equal(out[k], ref[k])
+
+
+def test_torch_inputs_max_per_video_and_no_nms():
+    w = {'segments': torch.tensor([[0., 1.], [0., 1.], [2., 3.]]), 'scores': torch.tensor([0.2, 0.9, 0.5]),
+         'labels': torch.tensor([0, 0, 1])}
+    out = merge_window_detections([w], dict(method=None), max_per_video=2)
+    np.testing.assert_allclose(out['scores'], [0.9, 0.5], rtol=1e-7)
+    assert merge_window_detections([], None)['segments'].shape == (0, 2)
+    with pytest.raises(KeyError):
+        merge_window_detections([w], dict(sigmaa=0.3))
+
+
+def test_official_format():
+    res = to_official_results({'v2': window([[1, 2]], [0.5], [1]), 'v1': window([], [], [])}, ['a', 'b'])
+    assert list(res) == ['v1', 'v2']
+    assert res['v2'] == [{'label': 'b', 'score': 0.5, 'segment': [1.0, 2.0]}]
+    sub = official_predictions(res)
+    assert set(sub) == {'version', 'results', 'external_data'} and sub['external_data']['used'] is False

@@ -1,0 +1,144 @@
+"""Batched Soft-NMS: hand cases and equality with the per-segment loop."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zeetad.evaluation.reference import loop_soft_nms
+from zeetad.evaluation.soft_nms import batched_soft_nms, segment_iou_matrix
+
+
+def t(x, dtype=torch.float64):
+    return torch.tensor(x, dtype=dtype)
+
+
+def run(segs, scores, labels, **kw):
+    s, c, l = batched_soft_nms(t(segs).reshape(-1, 2), t(scores), torch.tensor(labels, dtype=torch.long), **kw)
+    return s.numpy(), c.numpy(), l.numpy()
+
+
+def assert_same_as_loop(segs, scores, labels, **kw):
+    s, c, l = run(segs, scores, labels, **kw)
+    rs, rc, rl, _ = loop_soft_nms(np.asarray(segs, float).reshape(-1, 2), scores, labels, **kw)
+    assert len(c) == len(rc)
+    np.testing.assert_array_equal(l, rl)
+    np.testing.assert_allclose(c, rc, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(s, rs, rtol=0, atol=1e-9)
+
+
+def test_segment_iou_matrix():
+    a = t([[0., 10.], [5., 5.]])
+    b = t([[0., 5.], [20., 30.], [5., 5.]])
+    np.testing.assert_allclose(segment_iou_matrix(a, b).numpy(), [[0.5, 0, 0], [0, 0, 0]])
+
+
+def test_hard_is_classic_nms():
+    segs = [[0, 10], [1, 10], [20, 30], [0, 9]]
+    s, c, l = run(segs, [0.9, 0.8, 0.7, 0.95], [0, 0, 0, 1], method='hard', iou_threshold=0.5)
+    # class 0: [0,10] suppresses [1,10]; class 1 untouched; sorted by score
+    np.testing.assert_array_equal(c, [0.95, 0.9, 0.7])
+    np.testing.assert_array_equal(s, [[0, 9], [0, 10], [20, 30]])
+    np.testing.assert_array_equal(l, [1, 0, 0])
+
+
+def test_gaussian_and_linear_decay_values():
+    segs = [[0, 10], [0, 5]]  # tIoU 0.5
+    _, c, _ = run(segs, [0.9, 0.8], [0, 0], method='gaussian', sigma=0.5)
+    np.testing.assert_allclose(c, [0.9, 0.8 * math.exp(-0.25 / 0.5)], rtol=1e-15)
+    _, c, _ = run(segs, [0.9, 0.8], [0, 0], method='linear', iou_threshold=0.3)
+    np.testing.assert_allclose(c, [0.9, 0.4], rtol=1e-15)
+    _, c, _ = run(segs, [0.9, 0.8], [0, 0], method='linear', iou_threshold=0.5)  # not above the threshold
+    np.testing.assert_allclose(c, [0.9, 0.8], rtol=1e-15)
+
+
+def test_multiclass_false_suppresses_across_classes():
+    segs = [[0, 10], [0, 10]]
+    _, c, l = run(segs, [0.9, 0.8], [0, 1], method='hard', multiclass=True)
+    assert len(c) == 2
+    _, c, l = run(segs, [0.9, 0.8], [0, 1], method='hard', multiclass=False)
+    np.testing.assert_array_equal(l, [0])
+
+
+def test_min_score_max_seg_num_and_ties():
+    segs = [[0, 1], [2, 3], [4, 5], [6, 7]]
+    _, c, l = run(segs, [0.5, 0.0005, 0.5, 0.7], [1, 0, 0, 1], min_score=0.001)
+    np.testing.assert_array_equal(c, [0.7, 0.5, 0.5])
+    s, c, _ = run(segs, [0.5, 0.9, 0.5, 0.7], [1, 0, 0, 1], max_seg_num=3)
+    # equal scores: lower input index first
+    np.testing.assert_array_equal(s, [[2, 3], [6, 7], [0, 1]])
+
+
+def test_empty_and_all_below_min_score():
+    for n in (0, 3):
+        s, c, l = batched_soft_nms(torch.zeros(n, 2), torch.zeros(n), torch.zeros(n, dtype=torch.long))
+        assert s.shape == (0, 2) and c.shape == (0,) and l.shape == (0,)
+
+
+def test_score_voting_refines_segment():
+    segs = [[0, 10], [1, 11]]  # tIoU 9/11
+    s, c, _ = run(segs, [0.9, 0.6], [0, 0], method='hard', iou_threshold=0.95, voting_thresh=0.5)
+    w0, w1 = 0.9 * 1.0, 0.6 * 9 / 11
+    np.testing.assert_allclose(s[0], [(0 * w0 + 1 * w1) / (w0 + w1), (10 * w0 + 11 * w1) / (w0 + w1)], rtol=1e-12)
+    np.testing.assert_allclose(c, [0.9, 0.6])
+
+
+def test_float32_and_groups_argument():
+    rng = np.random.default_rng(0)
+    st_ = rng.uniform(0, 50, 300)
+    segs = np.stack([st_, st_ + rng.uniform(1, 10, 300)], 1)
+    scores, labels = rng.uniform(size=300), rng.integers(0, 3, 300)
+    s64, c64, l64 = run(segs, scores, labels)
+    s32, c32, l32 = batched_soft_nms(t(segs, torch.float32), t(scores, torch.float32), torch.from_numpy(labels))
+    assert s32.dtype == torch.float32
+    np.testing.assert_allclose(c32.numpy(), c64, atol=1e-5)
+    # two videos in one call == each video separately (max_seg_num large enough)
+    groups = torch.from_numpy((np.arange(300) >= 150).astype(np.int64))
+    sg, cg, lg = batched_soft_nms(t(segs), t(scores), torch.from_numpy(labels), groups=groups, max_seg_num=1000)
+    parts = [run(segs[i:i + 150], scores[i:i + 150], labels[i:i + 150], max_seg_num=1000) for i in (0, 150)]
+    np.testing.assert_allclose(np.sort(cg.numpy()), np.sort(np.concatenate([p[1] for p in parts])), rtol=1e-15)
+
+
+@pytest.mark.parametrize('method', ['gaussian', 'linear', 'hard'])
+@pytest.mark.parametrize('multiclass', [True, False])
+def test_equals_loop_on_random_inputs(method, multiclass):
+    rng = np.random.default_rng(hash((method, multiclass)) % 2**32)
+    for _ in range(12):
+        n = int(rng.integers(1, 150))
+        st_ = rng.uniform(0, 100, n)
+        segs = np.stack([st_, st_ + rng.uniform(0, 20, n)], 1)
+        kw = dict(method=method, multiclass=multiclass, sigma=float(rng.uniform(0.2, 1.0)),
+                  iou_threshold=float(rng.uniform(0.05, 0.7)), min_score=float(rng.choice([0.001, 0.05])),
+                  max_seg_num=int(rng.integers(1, 120)), voting_thresh=float(rng.choice([0.0, 0.6])))
+        assert_same_as_loop(segs, rng.uniform(size=n), rng.integers(0, 5, n), **kw)
+
+
+seg = st.tuples(st.integers(0, 20), st.integers(0, 8)).map(lambda x: [float(x[0]), float(x[0] + x[1])])
+
+
+@settings(max_examples=150, deadline=None)
+@given(items=st.lists(st.tuples(seg, st.sampled_from([0.05, 0.3, 0.3, 0.6, 0.9, 1.0]), st.integers(0, 2)),
+                      max_size=30),
+       method=st.sampled_from(['gaussian', 'linear', 'hard']), multiclass=st.booleans(),
+       max_seg_num=st.integers(1, 30), min_score=st.sampled_from([0.001, 0.1]),
+       voting=st.sampled_from([0.0, 0.5]))
+def test_equals_loop_property(items, method, multiclass, max_seg_num, min_score, voting):
+    segs = [s for s, _, _ in items]
+    assert_same_as_loop(np.asarray(segs, float).reshape(-1, 2), [c for _, c, _ in items], [l for _, _, l in items],
+                        method=method, multiclass=multiclass, max_seg_num=max_seg_num, min_score=min_score,
+                        sigma=0.5, iou_threshold=0.3, voting_thresh=voting)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+def test_cuda_matches_cpu():
+    rng = np.random.default_rng(1)
+    st_ = rng.uniform(0, 100, 500)
+    segs = t(np.stack([st_, st_ + rng.uniform(0, 20, 500)], 1))
+    scores, labels = t(rng.uniform(size=500)), torch.from_numpy(rng.integers(0, 5, 500))
+    cpu = batched_soft_nms(segs, scores, labels, voting_thresh=0.7)
+    gpu = batched_soft_nms(segs.cuda(), scores.cuda(), labels.cuda(), voting_thresh=0.7)
+    assert gpu[0].is_cuda
+    for a, b in zip(cpu, gpu):
+        np.testing.assert_allclose(a.numpy(), b.cpu().numpy(), atol=1e-9)

@@ -1,0 +1,157 @@
+"""tools/extract_clip_features.py end to end on real videos with a tiny random CLIP loaded from a file."""
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from video_factory import CORRUPT, VIDEOS
+
+from zeetad.datasets.feature_store import HDF5FeatureStore
+from zeetad.text.tiny_clip import TINY_CLIP_CONFIG
+from zeetad.video import feature_file
+from zeetad.video.decode import iter_frames
+from zeetad.video.feature_file import complete_ids, find_shards
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL = ROOT / 'tools' / 'extract_clip_features.py'
+GOOD = {os.path.splitext(n)[0]: n for n in VIDEOS}
+# 2 fps samples: ceil(duration * 2)
+EXPECTED_T = {'square_mpeg4': 6, 'square_h264': 4, 'square_ntsc': 4, 'square_24': 4}
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location('extract_clip_features_tool', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def tool_args(video_dir, out, ckpt, *extra):
+    return [str(video_dir), str(out), '--model', 'zeetad-tiny-clip', '--model-config', TINY_CLIP_CONFIG,
+            '--pretrained', str(ckpt), '--fps', '2', '--num-workers', '0', '--batch-size', '4',
+            '--chunk-frames', '3', '--no-progress', '--plain', *extra]
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_tool()
+
+
+@pytest.fixture(scope='module')
+def reference(video_files, tiny_encoder):
+    """Features computed without the tool: iter_frames -> open_clip preprocessing -> image tower, float16."""
+    pre = tiny_encoder.preprocessor()
+    out = {}
+    for vid, name in GOOD.items():
+        frames = [pre(f) for _, f in iter_frames(video_files[name], 2.0)]
+        out[vid] = tiny_encoder.encode(torch.from_numpy(np.stack(frames))).numpy().astype(np.float16)
+    return out
+
+
+def check_output(out, reference, ids=None):
+    store = HDF5FeatureStore(str(out))
+    with h5py.File(out, 'r') as h5:
+        assert sorted(h5) == sorted(ids or GOOD)
+        assert h5.attrs['model'] == 'zeetad-tiny-clip' and h5.attrs['sample_fps'] == 2.0
+        for vid in ids or GOOD:
+            feats = store.load(vid)
+            assert feats.shape == (EXPECTED_T[vid], 256) and feats.dtype == np.float16
+            np.testing.assert_array_equal(h5[vid].attrs['timestamps'], np.arange(EXPECTED_T[vid]) / 2.0)
+            assert h5[vid].attrs['source'].endswith(GOOD[vid]) and bool(h5[vid].attrs['complete'])
+            np.testing.assert_allclose(feats.astype(np.float32), reference[vid].astype(np.float32), atol=2e-3,
+                                       rtol=0)
+            np.testing.assert_allclose(np.linalg.norm(feats.astype(np.float32), axis=1), 1.0, atol=2e-3)
+    store._handle().close()  # the next run in this process reopens the file for writing
+
+
+def summary_count(text, key):
+    return int(re.search(rf'^\s*{re.escape(key)}\s+(\d+)\s*$', text, re.M).group(1))
+
+
+def test_extracts_every_video_and_reports_the_corrupt_one(tool, video_dir, tmp_path, tiny_clip_file, reference,
+                                                          capsys):
+    out = tmp_path / 'clip.h5'
+    assert tool.main(tool_args(video_dir, out, tiny_clip_file)) == 1  # 1: a video failed
+    text = capsys.readouterr().out
+    assert (summary_count(text, 'done'), summary_count(text, 'failed')) == (4, 1)
+    assert re.search(r'truncated: cannot open: .*Invalid data', text)
+    check_output(out, reference)
+
+    assert tool.main(tool_args(video_dir, out, tiny_clip_file)) == 1  # resumed: nothing left but the bad one
+    text = capsys.readouterr().out
+    assert (summary_count(text, 'done'), summary_count(text, r'skipped (already complete)'),
+            summary_count(text, 'failed')) == (0, 4, 1)
+    check_output(out, reference)
+
+    os.remove(video_dir / CORRUPT)
+    assert tool.main(tool_args(video_dir, out, tiny_clip_file)) == 0
+    assert tool.main(tool_args(video_dir, out, tiny_clip_file, '--fps', '1')) == 2  # other settings: refused
+    assert 'sample_fps' in capsys.readouterr().err
+
+
+def test_interrupted_run_leaves_a_valid_file_and_resumes(tool, video_dir, tmp_path, tiny_clip_file, reference,
+                                                         monkeypatch):
+    out = tmp_path / 'clip.h5'
+    real_write = feature_file.FeatureFileWriter.write
+    calls = []
+
+    def write_then_interrupt(self, *args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the third video is being written
+        calls.append(args[0])
+        return real_write(self, *args, **kwargs)
+
+    monkeypatch.setattr(feature_file.FeatureFileWriter, 'write', write_then_interrupt)
+    assert tool.main(tool_args(video_dir, out, tiny_clip_file)) == 130
+    assert complete_ids(str(out)) == set(calls) and len(calls) == 2
+    check_output(out, reference, ids=calls)
+    monkeypatch.setattr(feature_file.FeatureFileWriter, 'write', real_write)
+
+    with h5py.File(out, 'a') as h5:  # a kill inside a write: the flag is missing, the video must be redone
+        del h5[calls[0]].attrs['complete']
+    from zeetad.video.launch import run_extraction
+    report, _, _ = run_extraction(str(video_dir), str(out), model_name=None, pretrained=tiny_clip_file,
+                                  model_config_file=TINY_CLIP_CONFIG, fps=2.0, num_workers=0, progress=False)
+    assert report.dropped_incomplete == [calls[0]] and report.skipped == [calls[1]]
+    assert sorted(report.done) == sorted(set(GOOD) - {calls[1]}) and list(report.failed) == ['truncated']
+    check_output(out, reference)
+
+
+def test_worker_processes_give_the_same_features(tool, video_dir, tmp_path, tiny_clip_file, reference):
+    out = tmp_path / 'clip.h5'
+    args = tool_args(video_dir, out, tiny_clip_file, '--num-workers', '2', '--chunk-frames', '2')
+    assert tool.main(args) == 1
+    check_output(out, reference)
+
+
+def test_manual_shards_then_merge(tool, video_dir, tmp_path, tiny_clip_file, reference):
+    out = tmp_path / 'clip.h5'
+    for rank in (0, 1):
+        tool.main(tool_args(video_dir, out, tiny_clip_file, '--rank', str(rank), '--world-size', '2'))
+    shards = find_shards(str(out))
+    assert len(shards) == 2 and not out.exists()
+    parts = [complete_ids(s) for s in shards]
+    assert not parts[0] & parts[1] and parts[0] | parts[1] == set(GOOD)
+    assert tool.main(['--merge', str(out)]) == 0
+    assert find_shards(str(out)) == []
+    check_output(out, reference)
+    assert tool.main(['--merge', str(out)]) == 2  # nothing left to merge
+
+
+@pytest.mark.slow
+def test_torchrun_two_ranks_shard_and_merge(video_dir, tmp_path, tiny_clip_file, reference):
+    out = tmp_path / 'clip.h5'
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-port', '29517',
+           str(TOOL), *tool_args(video_dir, out, tiny_clip_file, '--device', 'cpu')]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1, proc.stderr[-3000:]  # rank 0 reports the corrupt video
+    assert 'merged 2 shard files' in proc.stdout
+    assert find_shards(str(out)) == []
+    check_output(out, reference)

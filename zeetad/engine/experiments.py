@@ -1,0 +1,37 @@
+"""Train-then-test runs driven from Python, shared by the demo and the split/baseline scripts."""
+from __future__ import annotations
+
+import gc
+import os
+from typing import Optional
+
+from .checkpoint_io import find_latest_checkpoint
+from .runner_setup import build_runner, load_config
+
+
+def train_and_test(config: str, work_dir: str, options: Optional[dict] = None, test_options: Optional[dict] = None,
+                   train: bool = True, retrain: bool = False) -> dict:
+    """Train ``config`` in ``work_dir`` (resuming / skipping when already done), then test the last checkpoint.
+
+    ``test_options`` are extra ``--cfg-options`` for the test only (e.g. the shuffled-names control).
+    Returns the test metrics.
+    """
+    options = dict(options or {})
+    cfg = load_config(config, options, work_dir=work_dir)
+    final = os.path.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    if train and (retrain or not os.path.isfile(final)):
+        runner = build_runner(cfg, resume=None if retrain else 'auto')
+        runner.train()
+        del runner
+        gc.collect()
+    test_cfg = load_config(config, {**options, **(test_options or {})}, work_dir=work_dir)
+    test_cfg.load_from = find_latest_checkpoint(work_dir)
+    if test_cfg.load_from is None:
+        raise FileNotFoundError(f'no checkpoint to test in {work_dir}')
+    test_cfg.test_evaluator['out_file'] = os.path.join(work_dir, 'predictions.json')
+    test_cfg.test_evaluator['result_dir'] = work_dir
+    runner = build_runner(test_cfg)
+    metrics = runner.test()
+    del runner
+    gc.collect()
+    return metrics

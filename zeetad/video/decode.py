@@ -1,0 +1,254 @@
+"""Video decoding with PyAV: probing and frames sampled on an exact time grid.
+
+This is the one decoding module of zeetad: the CLIP feature extractor
+(``tools/extract_clip_features.py``) and ZEAL's LVLM stage (frames at 1 fps)
+both read videos through :func:`iter_frames`.
+
+Sampling rule. Timestamps are ``k / fps`` seconds (``k = 0, 1, ...``) measured
+from the start of the video stream (its ``start_time``; the first frame's time
+when the container gives none). Timestamp ``t`` gets the first decoded frame
+whose presentation time is at or after ``t`` (less a tolerance of half a
+container tick, at most 1 ms, so frames whose stored times were rounded down
+still count as on time). Timestamps after the last frame's start but
+inside its display interval get the last frame. The yielded timestamp is
+always the exact ``k / fps``, never the frame's own time, so row ``i`` of a
+feature array sampled at ``fps`` is the frame at ``i / fps`` seconds.
+
+``av`` is imported inside the functions so that importing zeetad stays cheap.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Iterator, Optional, Tuple
+
+import numpy as np
+
+
+class VideoDecodeError(RuntimeError):
+    """A video that cannot be opened or decoded: ``path`` and a human-readable ``reason``."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f'{path}: {reason}')
+        self.path, self.reason = str(path), str(reason)
+
+    def __reduce__(self):
+        # Exceptions pickle through ``self.args`` (the message): rebuild from the fields instead, so the
+        # error survives the trip from a decoding worker process.
+        return (type(self), (self.path, self.reason))
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """Container metadata of a video's first video stream.
+
+    ``num_frames`` is ``None`` when the container does not store a frame count;
+    ``duration_s`` then comes from the container or, failing that, from the
+    packets' timestamps (no decoding).
+    """
+    duration_s: float
+    fps: float
+    num_frames: Optional[int]
+    width: int
+    height: int
+
+
+def _av():
+    try:
+        import av
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError('video decoding needs PyAV: pip install av') from e
+    return av
+
+
+def _open(path: str):
+    av = _av()
+    try:
+        container = av.open(str(path), metadata_errors='ignore')
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise VideoDecodeError(path, f'cannot open: {e}') from None
+    if not container.streams.video:
+        container.close()
+        raise VideoDecodeError(path, 'no video stream')
+    return container
+
+
+def _stream_rate(stream) -> Optional[Fraction]:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and rate > 0:
+            return Fraction(rate)
+    return None
+
+
+def _origin(stream) -> Optional[Fraction]:
+    if stream.start_time is None or stream.time_base is None:
+        return None
+    return stream.start_time * Fraction(stream.time_base)
+
+
+def probe_video(path: str) -> VideoInfo:
+    """Read a video's metadata without decoding frames.
+
+    Raises:
+        VideoDecodeError: unreadable file, no video stream, or no usable timing.
+    """
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        rate = _stream_rate(stream)
+        num_frames = int(stream.frames) if stream.frames else None
+        duration = None
+        if stream.duration is not None and stream.time_base is not None:
+            duration = float(stream.duration * stream.time_base)
+        elif container.duration is not None:
+            duration = container.duration / 1_000_000  # AV_TIME_BASE
+        if duration is None or duration <= 0:
+            duration = _duration_from_packets(container, stream, rate)
+        if rate is None:
+            if not num_frames or not duration:
+                raise VideoDecodeError(path, 'no frame rate in the container')
+            rate = Fraction(num_frames) / Fraction(duration)
+        ctx = stream.codec_context
+        return VideoInfo(duration_s=float(duration), fps=float(rate), num_frames=num_frames,
+                         width=int(ctx.width), height=int(ctx.height))
+    finally:
+        container.close()
+
+
+def _duration_from_packets(container, stream, rate: Optional[Fraction]) -> float:
+    """End of the last packet relative to the stream start (demuxing only)."""
+    av = _av()
+    first = last = None
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            step = packet.duration or (1 / (rate * stream.time_base) if rate else 0)
+            start, end = packet.pts, packet.pts + step
+            first = start if first is None else min(first, start)
+            last = end if last is None else max(last, end)
+    except av.error.FFmpegError:
+        pass
+    if first is None:
+        return 0.0
+    origin = stream.start_time if stream.start_time is not None else first
+    return float((last - origin) * stream.time_base)
+
+
+def _frame_time(frame, index: int, rate: Optional[Fraction]) -> Optional[Fraction]:
+    if frame.pts is not None and frame.time_base is not None:
+        return frame.pts * Fraction(frame.time_base)
+    if rate is not None:  # containers without timestamps: count frames
+        return Fraction(index) / rate
+    return None
+
+
+def _frame_duration(frame, rate: Optional[Fraction], previous: Optional[Fraction],
+                    current: Fraction) -> Fraction:
+    duration = getattr(frame, 'duration', None)
+    if duration and frame.time_base is not None:
+        return duration * Fraction(frame.time_base)
+    if rate is not None:
+        return 1 / rate
+    return current - previous if previous is not None and current > previous else Fraction(0)
+
+
+def _to_rgb(frame) -> np.ndarray:
+    return frame.to_ndarray(format='rgb24')
+
+
+def iter_frames(path: str, fps: float, start_s: float = 0.0, end_s: Optional[float] = None, *,
+                threads: int = 0) -> Iterator[Tuple[float, np.ndarray]]:
+    """Yield ``(timestamp_s, frame)`` for timestamps ``k / fps`` in ``[start_s, end_s)``.
+
+    Args:
+        path: a video file PyAV/FFmpeg can read.
+        fps: sampling rate in frames per second (may exceed the video's own
+            rate: a frame is then repeated).
+        start_s: first timestamp is the smallest ``k / fps >= start_s``. A
+            positive ``start_s`` seeks to the preceding keyframe first.
+        end_s: stop before this time; ``None`` decodes to the end.
+        threads: decoder threads (0: FFmpeg's choice). Use 1 in many worker
+            processes to avoid oversubscription.
+
+    Yields:
+        ``(t, rgb)``: ``t`` the exact ``k / fps`` (float seconds), ``rgb`` a
+        ``(H, W, 3)`` uint8 array. See the module docstring for which frame
+        each timestamp gets.
+
+    Raises:
+        VideoDecodeError: the file cannot be opened or decoded, or yields no
+            frame at all.
+    """
+    if not fps or fps <= 0 or not math.isfinite(fps):
+        raise ValueError(f'fps must be a positive number, got {fps}')
+    if start_s < 0 or (end_s is not None and end_s < start_s):
+        raise ValueError(f'need 0 <= start_s <= end_s, got start_s={start_s}, end_s={end_s}')
+    av = _av()
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = 'AUTO'
+        stream.thread_count = int(threads)
+        rate = _stream_rate(stream)
+        tick = Fraction(stream.time_base) if stream.time_base is not None else Fraction(1, 1000)
+        # Containers round times to their tick (Matroska: 1 ms), so a frame meant for k/fps may be stored
+        # up to half a tick early; a 1 ms cap keeps coarse ticks (AVI: one frame) from shifting choices.
+        tol = max(Fraction(1, 10 ** 6), min(tick / 2, Fraction(1, 1000)))
+        step = Fraction(fps).limit_denominator(10 ** 6)
+        k = math.ceil(Fraction(start_s).limit_denominator(10 ** 9) * step - Fraction(1, 10 ** 9))
+        end = None if end_s is None else Fraction(end_s).limit_denominator(10 ** 9)
+        origin = _origin(stream)
+        if start_s > 0 and origin is not None and stream.time_base is not None:
+            target = origin + Fraction(k) / step
+            container.seek(int(target / Fraction(stream.time_base)), stream=stream, backward=True)
+        yield from _sample(container, stream, path, k, step, end, origin, rate, tol, seeked=start_s > 0)
+    except av.error.FFmpegError as e:
+        raise VideoDecodeError(path, f'decoding failed: {e}') from None
+    finally:
+        container.close()
+
+
+def _sample(container, stream, path: str, k: int, step: Fraction, end: Optional[Fraction],
+            origin: Optional[Fraction], rate: Optional[Fraction], tol: Fraction, seeked: bool):
+    """The sampling loop of :func:`iter_frames` over one opened container."""
+    last_frame, last_time, prev_time = None, None, None
+    decoded = 0
+    for index, frame in enumerate(container.decode(stream)):
+        decoded += 1
+        t_abs = _frame_time(frame, index, rate)
+        if t_abs is None:
+            raise VideoDecodeError(path, 'frames carry no timestamps and the stream has no frame rate')
+        if origin is None:
+            origin = t_abs
+        t = t_abs - origin
+        if seeked and index == 0 and t > Fraction(k) / step + tol:
+            # The demuxer landed after the first wanted time: decode from the start instead.
+            container.seek(0, stream=stream, backward=True, any_frame=False)
+            yield from _sample(container, stream, path, k, step, end, origin, rate, tol, seeked=False)
+            return
+        rgb = None
+        while t + tol >= Fraction(k) / step:
+            ts = Fraction(k) / step
+            if end is not None and ts >= end:
+                return
+            rgb = _to_rgb(frame) if rgb is None else rgb.copy()
+            yield float(ts), rgb
+            k += 1
+        prev_time, last_time, last_frame = last_time, t, frame
+    if decoded == 0:
+        raise VideoDecodeError(path, 'no frame could be decoded')
+    stop = last_time + _frame_duration(last_frame, rate, prev_time, last_time)
+    if end is not None:
+        stop = min(stop, end)
+    rgb = None
+    while Fraction(k) / step < stop - tol:
+        rgb = _to_rgb(last_frame) if rgb is None else rgb.copy()
+        yield float(Fraction(k) / step), rgb
+        k += 1
+
+
+def sample_count(duration_s: float, fps: float) -> int:
+    """Number of timestamps ``k / fps`` strictly inside ``[0, duration_s)`` (at least 1)."""
+    return max(1, math.ceil(duration_s * fps - 1e-9))
