@@ -1,28 +1,13 @@
-"""Shared fixtures: one tiny random CLIP checkpoint per test session."""
-import logging
-
+"""Text fixtures (the tiny random CLIP checkpoint itself lives in tests/conftest.py)."""
 import pytest
 
-from zeetad.text import TINY_CLIP_CONFIG, build_random_clip, make_random_clip_checkpoint
+from zeetad.text import TINY_CLIP_CONFIG
 
 THUMOS14_CLASSES = [
     'BaseballPitch', 'BasketballDunk', 'Billiards', 'CleanAndJerk', 'CliffDiving', 'CricketBowling',
     'CricketShot', 'Diving', 'FrisbeeCatch', 'GolfSwing', 'HammerThrow', 'HighJump', 'JavelinThrow',
     'LongJump', 'PoleVault', 'Shotput', 'SoccerPenalty', 'TennisSwing', 'ThrowDiscus', 'VolleyballSpiking'
 ]
-
-
-@pytest.fixture(scope='session')
-def tiny_clip_model():
-    """The in-memory random tiny CLIP (seed 0) that the checkpoint holds."""
-    logging.getLogger().setLevel(logging.ERROR)  # open_clip warns about random init
-    return build_random_clip(TINY_CLIP_CONFIG, seed=0)
-
-
-@pytest.fixture(scope='session')
-def tiny_clip_ckpt(tmp_path_factory, tiny_clip_model):
-    path = tmp_path_factory.mktemp('clip') / 'tiny_clip.pt'
-    return make_random_clip_checkpoint(str(path), TINY_CLIP_CONFIG, model=tiny_clip_model)
 
 
 @pytest.fixture

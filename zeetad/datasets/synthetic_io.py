@@ -107,9 +107,19 @@ def existing_dataset(out_dir: str, cfg: SyntheticConfig, text_encoder_desc: dict
 
 def load_source_records(ann_file: str, subsets: Optional[Sequence[str]],
                         max_videos: Optional[int]) -> list[VideoRecord]:
+    """The source videos, or ``max_videos`` of them chosen so that every subset keeps every class it has
+    (one video per class and subset first, then evenly spaced others), so small datasets still fit the splits."""
     records = load_annotations(ann_file, subsets)
-    if max_videos and max_videos < len(records):
-        # Keep the subset proportions: take videos evenly from the sorted list.
-        picks = np.linspace(0, len(records) - 1, max_videos).round().astype(int)
-        records = [records[i] for i in sorted(set(picks.tolist()))]
-    return records
+    if not max_videos or max_videos >= len(records):
+        return records
+    chosen: list[int] = []
+    for subset in sorted({r.subset for r in records}):
+        for label in sorted({i.label for r in records if r.subset == subset for i in r.instances}):
+            if not any(records[k].subset == subset and label in records[k].labels for k in chosen):
+                chosen.append(next(k for k, r in enumerate(records) if r.subset == subset and label in r.labels))
+    for k in np.linspace(0, len(records) - 1, max_videos).round().astype(int).tolist():
+        if len(chosen) >= max_videos:
+            break
+        if k not in chosen:
+            chosen.append(k)
+    return [records[k] for k in sorted(chosen)]

@@ -86,6 +86,17 @@ def _score_voting(kept: Tensor, cand_seg: Tensor, cand_score: Tensor, cand_valid
     return torch.where(den > 0, refined, kept)
 
 
+def _done(live: Tensor, best_score: Tensor, kept_score: Tensor, max_seg_num: int) -> Tensor:
+    """True once nothing kept later can enter the final top ``max_seg_num``.
+
+    Later picks score at most the current best live score (decay never
+    raises a score), so ``max_seg_num`` picks strictly above it are final.
+    Also true when every group is exhausted.
+    """
+    bound = live.max()
+    return (bound == float('-inf')) | ((kept_score > bound).sum() >= max_seg_num)
+
+
 def batched_soft_nms(
     segments: Tensor,
     scores: Tensor,
@@ -142,7 +153,7 @@ def batched_soft_nms(
         return empty
 
     valid, (p_score, p_seg, p_idx) = _pad_groups(key[cand], scores[cand], segments[cand], cand)
-    n_max = valid.shape[1]
+    n_groups, n_max = valid.shape
     ninf = torch.full((), float('-inf'), dtype=p_score.dtype, device=device)
     # Dead entries hold -inf; a decay weight of 0 turns them into NaN, which
     # the ">= min_score" test sends back to -inf.
@@ -153,14 +164,16 @@ def batched_soft_nms(
     # Clamping the union at the smallest subnormal turns 0/0 into 0 and leaves
     # every positive union unchanged.
     tiny = torch.nextafter(torch.zeros((), dtype=p_score.dtype), torch.ones((), dtype=p_score.dtype)).item()
-    kept_idx, kept_score = [], []
-    for step in range(min(max_seg_num, n_max)):
+    n_steps = min(max_seg_num, n_max)
+    kept_pos = torch.zeros(n_groups, n_steps, dtype=torch.long, device=device)
+    kept_score = torch.full((n_groups, n_steps), float('-inf'), dtype=p_score.dtype, device=device)
+    for step in range(n_steps):
         best = live.argmax(dim=1, keepdim=True)  # first maximum: lowest input index on ties
         best_score = live.gather(1, best)
-        if step % 4 == 3 and not bool(torch.isfinite(best_score).any()):
+        kept_pos[:, step:step + 1] = best
+        kept_score[:, step:step + 1] = best_score
+        if step % 4 == 3 and bool(_done(live, best_score, kept_score[:, :step + 1], max_seg_num)):
             break  # checked every few steps: a sync per step costs more than idle steps
-        kept_idx.append(p_idx.gather(1, best))
-        kept_score.append(best_score)
         live.scatter_(1, best, float('-inf'))
         b_start, b_end, b_len = ends.gather(2, best[:, None, :].expand(-1, 3, 1)).unbind(1)  # (G, 1) each
         inter = torch.minimum(end, b_end) - torch.maximum(start, b_start)
@@ -170,13 +183,10 @@ def batched_soft_nms(
         live.mul_(_decay(iou, method, sigma, iou_threshold))
         live = torch.where(live >= min_score, live, ninf)
 
-    if not kept_score:
-        return empty
-    score = torch.cat(kept_score, dim=1)  # (G, steps)
-    ok = torch.isfinite(score)
-    idx = torch.cat(kept_idx, dim=1)[ok]
-    row = torch.arange(len(score), device=device)[:, None].expand_as(score)[ok]
-    score = score[ok]
+    ok = torch.isfinite(kept_score)
+    row = torch.arange(n_groups, device=device)[:, None].expand_as(kept_score)[ok]
+    idx = p_idx.gather(1, kept_pos)[ok]
+    score = kept_score[ok]
     # Descending score, lowest input index first among ties.
     by_idx = torch.argsort(idx)
     top = by_idx[torch.sort(-score[by_idx], stable=True).indices][:max_seg_num]

@@ -29,7 +29,9 @@ class ZEETAD(BaseModel):
 
     def __init__(self, localizer: dict, classifier: dict, criterion: dict, data_preprocessor: Optional[dict] = None,
                  test_cfg: Optional[dict] = None, init_clip_identity: bool = True, init_cfg=None):
-        super().__init__(data_preprocessor=data_preprocessor or dict(type='TADDataPreprocessor'), init_cfg=init_cfg)
+        # Built here through zeetad's registry: mmengine's BaseModel would look in its own root registry only.
+        preprocessor = MODELS.build(data_preprocessor or dict(type='TADDataPreprocessor'))
+        super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
         self.localizer = MODELS.build(localizer)
         self.classifier = MODELS.build(dict(classifier, in_dim=self.localizer.semantic_dim))
         self.criterion = MODELS.build(criterion)

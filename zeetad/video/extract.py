@@ -112,10 +112,14 @@ def extract_features(videos: Sequence[VideoSource], out_path: str, encoder: Clip
                     todo, fps, encoder.preprocessor(), num_workers=num_workers, chunk_frames=chunk_frames,
                     decoder_threads=decoder_threads, pin_memory=encoder.device.type == 'cuda')
                 _consume(loader, encoder, writer, report, bar, batch_size)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RuntimeError) as e:
+            # A decoding worker killed by a signal (SIGTERM to the whole job, the OOM killer) stops the run
+            # like Ctrl-C does: the file is consistent and the next run resumes.
+            if isinstance(e, RuntimeError) and 'DataLoader worker' not in str(e):
+                raise
             report.interrupted = True
-            bar.write(f'interrupted: {out_path} holds {len(report.done)} new complete videos; '
-                      'rerun the same command to resume')
+            bar.write(f'interrupted{"" if isinstance(e, KeyboardInterrupt) else f" ({e})"}: {out_path} holds '
+                      f'{len(report.done)} new complete videos; rerun the same command to resume')
         finally:
             bar.close()
     report.elapsed_s = time.perf_counter() - start
@@ -160,7 +164,10 @@ def _consume(loader, encoder: ClipImageEncoder, writer: FeatureFileWriter, repor
         # Shut the workers down now, not at garbage collection (matters after Ctrl-C).
         shutdown = getattr(iterator, '_shutdown_workers', None)
         if shutdown is not None:
-            shutdown()
+            try:
+                shutdown()
+            except RuntimeError as e:  # workers already killed by the signal that stopped us
+                logger.debug('while stopping decoding workers: %s', e)
 
 
 def _video_attrs(path: str, info: Optional[dict]) -> dict:

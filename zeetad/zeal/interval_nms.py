@@ -46,11 +46,12 @@ def soft_nms_curves(proposals: Sequence[Proposals], sigma: float, min_score: flo
     """
     out: list = [(np.zeros((0, 2)), np.zeros(0))] * len(proposals)
     counts = np.array([len(s) for s, _ in proposals], dtype=np.int64)
-    with _one_thread():
-        blocks = [_nms_block(proposals, counts, chunk, sigma, min_score) for chunk in _chunks(counts, max_elements)]
-    for chunk, (kept_segs, kept_scores, kept_curve) in zip(_chunks(counts, max_elements), blocks):
+    for chunk in _chunks(counts, max_elements):
+        kept_segs, kept_scores, kept_curve = _nms_block(proposals, counts, chunk, sigma, min_score)
+        order = np.argsort(kept_curve, kind='stable')  # stable: each curve stays by descending score
+        bounds = np.searchsorted(kept_curve[order], np.arange(len(chunk) + 1))
         for j, i in enumerate(chunk):
-            sel = kept_curve == j  # already by descending score
+            sel = order[bounds[j]:bounds[j + 1]]
             out[i] = (kept_segs[sel], kept_scores[sel])
     return out
 
@@ -68,15 +69,17 @@ def _one_thread():
         torch.set_num_threads(previous)
 
 
-def _nms_block(proposals: Sequence[Proposals], counts: np.ndarray, chunk: list, sigma: float, min_score: float):
-    if True:
-        segs = torch.from_numpy(np.concatenate([np.asarray(proposals[i][0], np.float64) for i in chunk]))
-        scores = torch.from_numpy(np.concatenate([np.asarray(proposals[i][1], np.float64) for i in chunk]))
-        curve = torch.from_numpy(np.repeat(np.arange(len(chunk)), counts[chunk]))
+def _nms_block(proposals: Sequence[Proposals], counts: np.ndarray, chunk: list, sigma: float,
+               min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One batched Soft-NMS call over the curves ``chunk``: kept ``(segments, scores, position in chunk)``."""
+    segs = torch.from_numpy(np.concatenate([np.asarray(proposals[i][0], np.float64) for i in chunk]))
+    scores = torch.from_numpy(np.concatenate([np.asarray(proposals[i][1], np.float64) for i in chunk]))
+    curve = torch.from_numpy(np.repeat(np.arange(len(chunk)), counts[chunk]))
+    with _one_thread():
         kept_segs, kept_scores, kept_curve = batched_soft_nms(
             segs, scores, curve, method='gaussian', sigma=sigma, min_score=min_score,
             max_seg_num=int(counts[chunk].sum()), multiclass=True)
-        return kept_segs.numpy(), kept_scores.numpy(), kept_curve.numpy()
+    return kept_segs.numpy(), kept_scores.numpy(), kept_curve.numpy()
 
 
 def merge_near_duplicates(segments: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.9,

@@ -13,6 +13,11 @@ from ..layers import (MLP, DeformableDecoderLayer1D, DeformableEncoderLayer1D, M
 __all__ = ['DeformableTransformer1D', 'encoder_reference_points', 'valid_ratios']
 
 
+def _coord_dtype(x: Tensor) -> torch.dtype:
+    # Positions and ratios stay in float32 (or float64) under half-precision inputs.
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
 def valid_ratios(masks: Sequence[Tensor], dtype: torch.dtype = torch.float32, eps: float = 1e-6) -> Tensor:
     """Valid fraction of every level: list of ``(B, T_l)`` masks (True = padded) -> ``(B, L)``.
 
@@ -140,10 +145,10 @@ class DeformableTransformer1D(nn.Module):
         """Levels ``(B, C, T_l)`` -> ``(B, S, C)`` features, masks ``(B, S)``, pos + level embeddings ``(B, S, C)``."""
         src, mask, pos = [], [], []
         for lvl, (x, m) in enumerate(zip(feats, masks)):
-            p = pos_embeds[lvl] if pos_embeds is not None else self.positional_encoding(m, x.dtype)
+            p = pos_embeds[lvl] if pos_embeds is not None else self.positional_encoding(m, _coord_dtype(x))
             src.append(x.transpose(1, 2))
             mask.append(m)
-            pos.append(p.transpose(1, 2) + self.level_embed[lvl].to(x.dtype))
+            pos.append(p.transpose(1, 2).to(x.dtype) + self.level_embed[lvl].to(x.dtype))
         return torch.cat(src, 1), torch.cat(mask, 1), torch.cat(pos, 1)
 
     def forward(self,
@@ -174,7 +179,7 @@ class DeformableTransformer1D(nn.Module):
         device = feats[0].device
         spatial_shapes = torch.as_tensor(lengths, dtype=torch.long, device=device)
         level_start_index = torch.cat((spatial_shapes.new_zeros(1), spatial_shapes.cumsum(0)[:-1]))
-        ratios = valid_ratios(masks, feats[0].dtype)
+        ratios = valid_ratios(masks, _coord_dtype(feats[0]))
         src, mask, pos = self._flatten(feats, masks, pos_embeds)
 
         memory = src

@@ -1,0 +1,86 @@
+"""CLI tools, loaders and report helpers."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from zeetad.evaluation.annotations import ground_truth_from_database, load_ground_truth, load_predictions
+from zeetad.evaluation.report import atomic_write_json, format_table, table_csv
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, 'tools'))
+
+import benchmark_eval  # noqa: E402
+import eval_detections  # noqa: E402
+
+DATABASE = {
+    'v1': {'subset': 'Test', 'duration': 50.0,
+           'annotations': [{'label': 'a', 'segment': [0, 10]}, {'label': 'b', 'segment': [20, 30]}]},
+    'v2': {'subset': 'Test', 'duration': 40.0, 'annotations': [{'label': 'b', 'segment': [5, 9]}]},
+    'v3': {'subset': 'Validation', 'duration': 40.0, 'annotations': [{'label': 'a', 'segment': [0, 1]}]},
+}
+PREDS = {'version': 'x', 'external_data': {},
+         'results': {'v1': [{'label': 'a', 'score': 0.9, 'segment': [0, 10]},
+                            {'label': 'b', 'score': 0.8, 'segment': [40, 50]}],
+                     'v2': [{'label': 'b', 'score': 0.7, 'segment': [5, 9]}],
+                     'v3': [{'label': 'a', 'score': 0.99, 'segment': [0, 1]}]}}
+
+
+@pytest.fixture
+def files(tmp_path):
+    gt_path, pred_path, cls_path = tmp_path / 'gt.json', tmp_path / 'pred.json', tmp_path / 'split.list'
+    gt_path.write_text(json.dumps({'version': 'x', 'database': DATABASE}))
+    pred_path.write_text(json.dumps(PREDS))
+    cls_path.write_text('b\n\n# comment\n')
+    return str(gt_path), str(pred_path), str(cls_path)
+
+
+def test_loaders(files):
+    gt, classes, durations = load_ground_truth(files[0], 'test')
+    assert set(gt) == {'v1', 'v2'} and classes == ['a', 'b'] and durations == {'v1': 50.0, 'v2': 40.0}
+    gt, classes, _ = load_ground_truth(files[0], 'Test', files[2])
+    assert classes == ['b'] and gt['v1'] == [{'label': 'b', 'segment': [20.0, 30.0]}]
+    assert ground_truth_from_database(DATABASE, None, ['a'])[0]['v2'] == []
+    assert load_predictions(files[1]) == PREDS['results']
+
+
+def test_eval_cli(files, tmp_path, capsys):
+    out = tmp_path / 'out' / 'result.json'
+    res = eval_detections.main([files[0], files[1], '--subset', 'Test', '--tiou', '0.3', '0.5', '--out', str(out),
+                                '--per-class'])
+    printed = capsys.readouterr().out
+    assert '| mAP' in printed and '| a ' in printed
+    # a: AP 1; b: tp 0,1 over 2 instances, prec 0, .5 -> AP .25
+    assert res['average'] == pytest.approx(0.625, abs=1e-15)
+    saved = json.loads(out.read_text())
+    assert saved['mAP'] == {'0.3': 0.625, '0.5': 0.625} and saved['per_class']['b'] == [0.25, 0.25]
+    assert saved['details']['num_ignored_predictions'] == 1  # v3 is not a Test video
+    zs = eval_detections.main([files[0], files[1], '--subset', 'Test', '--classes', files[2], '--tiou', '0.5',
+                               '--result-dir', str(tmp_path / 'rd')])
+    assert zs['per_class'] == {'b': [0.25]} and zs['num_ignored_predictions'] == 2
+    assert (tmp_path / 'rd' / 'tad_map.csv').exists()
+
+
+def test_eval_cli_as_script(files):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'eval_detections.py'), files[0], files[1],
+                           '--subset', 'Validation', '--anet'], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert '100.00' in proc.stdout
+
+
+def test_report_helpers(tmp_path):
+    result = {'mAP': {'0.5': 0.5}, 'average': 0.5, 'per_class': {'a': [1.0], 'b': [0.0], 'c': None}}
+    table = format_table(result, per_class=True)
+    assert '50.00' in table and '| c ' in table
+    assert table_csv(result).splitlines() == ['class,0.5,average', 'mAP,0.5,0.5', 'a,1.0,1.0', 'b,0.0,0.0']
+    atomic_write_json({'x': 1}, str(tmp_path / 'x.json'))
+    assert json.loads((tmp_path / 'x.json').read_text()) == {'x': 1} and os.listdir(tmp_path) == ['x.json']
+
+
+def test_benchmark_smoke(capsys):
+    rows = benchmark_eval.main(['--videos', '30', '--ref-videos', '10', '--nms-videos', '1', '--nms-ref-videos', '1',
+                                '--repeat', '1'])
+    out = capsys.readouterr().out
+    assert 'speed-up' in out and 'same output: True' in out
+    assert len(rows) == 5 and all(r[1] > 0 and r[2] > 0 for r in rows)
