@@ -6,13 +6,13 @@ model = dict(
     localizer=dict(d_model=128,
                    transformer=dict(nhead=4, enc_layers=2, dec_layers=2, dim_ff=256, num_queries=30),
                    actionness=dict(hidden_dim=128)))
-train_dataloader = dict(batch_size=16, num_workers=2)
+train_dataloader = dict(batch_size=16, num_workers=2, dataset=dict(window_overlap=0.5))
 test_dataloader = dict(batch_size=32, num_workers=2)
 val_dataloader = test_dataloader
-train_cfg = dict(max_epochs=6, val_interval=100)
+train_cfg = dict(max_epochs=5, val_interval=100)
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
-    dict(type='MultiStepLR', by_epoch=True, milestones=[5], gamma=0.1),
+    dict(type='MultiStepLR', by_epoch=True, milestones=[4], gamma=0.1),
 ]
 optim_wrapper = dict(optimizer=dict(lr=5e-4))
-default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=2))
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=1, max_keep_ckpts=2))

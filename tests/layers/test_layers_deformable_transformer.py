@@ -147,3 +147,10 @@ def test_default_hyper_parameters_thumos_window():
     with torch.no_grad():
         out = model([torch.randn(2, 256, 128)], [torch.zeros(2, 128, dtype=torch.bool)])
     assert out['segments'].shape == (4, 2, 40, 2) and torch.isfinite(out['hidden_states']).all()
+
+
+def test_float64_end_to_end():
+    model = build(num_levels=2).double()
+    feats, masks = pyramid([10, 7], 10, 2)
+    out = model([f.double() for f in feats], masks)
+    assert out['segments'].dtype == out['memory'].dtype == out['valid_ratios'].dtype == torch.float64

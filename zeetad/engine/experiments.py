@@ -35,3 +35,24 @@ def train_and_test(config: str, work_dir: str, options: Optional[dict] = None, t
     del runner
     gc.collect()
     return metrics
+
+
+def metric_row(metrics: dict) -> dict:
+    """``{'mAP@0.30': ..., 'average_mAP': ...}`` (any prefix) -> ``{'0.3': %, ..., 'avg': %}``."""
+    row = {}
+    for key, value in metrics.items():
+        name = key.split('/')[-1]
+        if name.startswith('mAP@'):
+            row[f'{float(name[4:]):g}'] = 100.0 * float(value)
+        elif name == 'average_mAP':
+            row['avg'] = 100.0 * float(value)
+    return row
+
+
+def markdown_table(rows: dict, columns: list, fmt: str = '{:.2f}') -> str:
+    """``{row name: {column: value or str}}`` -> a markdown table."""
+    lines = ['| | ' + ' | '.join(columns) + ' |', '|---|' + '---|' * len(columns)]
+    for name, row in rows.items():
+        cells = [fmt.format(row[c]) if isinstance(row.get(c), (int, float)) else str(row.get(c, '-')) for c in columns]
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
