@@ -29,7 +29,7 @@ setup(
         'tqdm',
     ],
     extras_require={
-        'dev': ['pytest>=7', 'hypothesis>=6', 'matplotlib>=3.7', 'av>=11'],
+        'dev': ['pytest>=7', 'hypothesis>=6', 'matplotlib>=3.7', 'av>=11', 'transformers>=4.45'],
         'zeal': ['transformers>=4.45', 'av>=11'],
         'plot': ['matplotlib>=3.7'],
     },

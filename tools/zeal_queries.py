@@ -12,7 +12,6 @@ not asked again (--force to redo); invalid or missing answers are listed per cla
 the exit status is 1. The output is meant to be read and edited by hand.
 """
 import argparse
-import json
 import os
 import sys
 from pathlib import Path

@@ -7,9 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zeetad.evaluation.detection_map import (ACTIVITYNET_TIOUS, average_precision_detection, evaluate_detections,
-                                             interpolated_ap)
-from zeetad.evaluation.reference import loop_average_precision, loop_evaluate_detections
+from zeetad.evaluation.detection_map import ACTIVITYNET_TIOUS, average_precision_detection, evaluate_detections
+from zeetad.evaluation.ranking import interpolated_ap
+from zeetad.evaluation.reference import loop_average_precision, loop_evaluate_detections, loop_interpolated_ap
 
 
 def gt_(label, s, e):
@@ -160,7 +160,6 @@ def test_interpolated_ap_matches_official_formula():
         cum = np.cumsum(tp)
         prec = list(cum / np.arange(1, 41))
         rec = list(cum / npos)
-        from zeetad.evaluation.reference import loop_interpolated_ap
         pos = np.flatnonzero(tp)
         got = interpolated_ap(np.zeros(len(pos), np.int64), pos, np.array([npos]), 1)[0]
         assert got == pytest.approx(loop_interpolated_ap(prec, rec), abs=1e-12)

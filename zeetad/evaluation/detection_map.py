@@ -29,6 +29,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 import numpy as np
 
 from .matching import greedy_match
+from .ranking import argsort_desc_stable, interpolated_ap, stable_argsort_int
 
 THUMOS14_TIOUS = (0.3, 0.4, 0.5, 0.6, 0.7)
 # Exactly the official evaluator's grid (``0.8999999999999999``, not 0.9): a
@@ -39,74 +40,6 @@ ACTIVITYNET_TIOUS = tuple(float(x) for x in np.linspace(0.5, 0.95, 10))
 def tiou_key(t: float) -> str:
     """Stable string key of a threshold, e.g. ``0.6000000000000001 -> '0.6'``."""
     return format(round(float(t), 6), 'g')
-
-
-def _segmented_suffix_max(values: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    """Running max from the right within runs of equal, non-decreasing ``seg``.
-
-    Exact: the floats are replaced by their ranks, so the segment offset added
-    to keep runs apart is integer arithmetic.
-    """
-    uniq, rank = np.unique(values, return_inverse=True)
-    base = (seg[-1] - seg) * len(uniq)
-    acc = np.maximum.accumulate((base + rank)[::-1])[::-1]
-    return uniq[acc - base]
-
-
-def interpolated_ap(tp_seg: np.ndarray, tp_pos: np.ndarray, npos: np.ndarray, n_seg: int) -> np.ndarray:
-    """VOC2011 all-point interpolated AP of many ranked lists at once.
-
-    Only true positives are needed: precision peaks at them (so the
-    interpolated precision is a suffix max over true positives) and recall
-    only changes there.
-
-    Args:
-        tp_seg: ``(P,)`` list id of each true positive, non-decreasing.
-        tp_pos: ``(P,)`` its 0-based position in the ranked list of that id,
-            increasing within an id.
-        npos: ``(n_seg,)`` ground-truth count of each list (> 0 where used).
-        n_seg: number of lists.
-
-    Returns:
-        ``(n_seg,)`` AP (0 for lists without true positives).
-    """
-    if len(tp_seg) == 0:
-        return np.zeros(n_seg)
-    first = np.concatenate(([True], tp_seg[1:] != tp_seg[:-1]))
-    start = np.flatnonzero(first)
-    k = np.arange(len(tp_seg)) - np.repeat(start, np.diff(np.append(start, len(tp_seg))))
-    denom = npos[tp_seg].astype(np.float64)
-    # Same float expressions as the official code: tp_cum / npos and
-    # tp_cum / (tp_cum + fp_cum), with exact integer counts.
-    rec = (k + 1) / denom
-    rec_prev = k / denom
-    prec = (k + 1.0) / (tp_pos + 1.0)
-    contrib = (rec - rec_prev) * _segmented_suffix_max(prec, tp_seg)
-    return np.bincount(tp_seg, weights=contrib, minlength=n_seg)
-
-
-def _argsort_desc_stable(x: np.ndarray) -> np.ndarray:
-    """Indices sorting ``x`` descending, equal values in index order.
-
-    A fast unstable sort, then only the runs of equal values get re-ordered
-    (float stable sorts are ~4x slower and ties are rare).
-    """
-    order = np.argsort(-x)
-    sx = x[order]
-    tie = sx[1:] == sx[:-1]
-    if tie.any():
-        in_run = np.concatenate((tie, [False])) | np.concatenate(([False], tie))
-        pos = np.flatnonzero(in_run)
-        run_id = np.cumsum(np.concatenate(([True], ~tie)))[pos]
-        order[pos] = order[pos][np.lexsort((order[pos], run_id))]
-    return order
-
-
-def _stable_argsort_int(x: np.ndarray, bound: int) -> np.ndarray:
-    """Stable argsort of non-negative ints ``< bound`` (radix sort if they fit 16 bits)."""
-    if bound <= 1 << 16:
-        x = x.astype(np.uint16)
-    return np.argsort(x, kind='stable')
 
 
 def _as_int_ids(*arrays: np.ndarray) -> list[np.ndarray]:
@@ -170,12 +103,12 @@ def average_precision_detection(
     n_vid = int(max(gv.max(initial=-1), pv.max(initial=-1))) + 1
 
     n = len(pred_scores)
-    by_score = _argsort_desc_stable(pred_scores)
+    by_score = argsort_desc_stable(pred_scores)
     # Walk order (class, video, score) and ranking order (class, score) by
     # LSD passes of stable sorts over the score order.
-    w = by_score[_stable_argsort_int(pv[by_score], n_vid)]
-    walk = w[_stable_argsort_int(pl[w], num_classes)]
-    rank = by_score[_stable_argsort_int(pl[by_score], num_classes)]
+    w = by_score[stable_argsort_int(pv[by_score], n_vid)]
+    walk = w[stable_argsort_int(pl[w], num_classes)]
+    rank = by_score[stable_argsort_int(pl[by_score], num_classes)]
     pred_group = pl * n_vid + pv
     gorder = np.argsort(gl * n_vid + gv, kind='stable')
     tp_walk = greedy_match(pred_group[walk], pred_segments[walk],

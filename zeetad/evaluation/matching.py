@@ -4,10 +4,11 @@ The official evaluator walks the predictions of one class in descending score
 order and gives each one the not-yet-matched ground-truth instance of the same
 video with the highest tIoU, if that tIoU reaches the threshold. The walk is
 sequential, but only *within* one (threshold, class, video) group: groups are
-independent. We therefore run the walk for all groups at once, one *match* per
-group per round, so the Python loop runs ``max matches per group`` times (at
-most the number of ground-truth instances of one class in one video), never
-once per prediction.
+independent. We run the walk for all groups and thresholds at once, one *match*
+per group per round, so the Python loop runs ``max matches per group`` times
+(at most the number of instances of one class in one video), never once per
+prediction. The first round has a closed form (below), so most groups -- all
+those with a single instance -- never enter the loop.
 """
 from __future__ import annotations
 
@@ -42,17 +43,56 @@ def _tiou(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.
     return out
 
 
-def _ragged_pairs(starts: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Expand ``counts[i]`` consecutive partners from ``starts[i]`` per row i.
-
-    Returns ``(row (P,), partner (P,))`` with rows in ascending order and the
-    partners of one row ascending.
-    """
-    total = int(counts.sum())
-    row = np.repeat(np.arange(len(counts)), counts)
+def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(starts[i], starts[i] + counts[i])``."""
     first = np.cumsum(counts) - counts
-    partner = np.repeat(starts - first, counts) + np.arange(total)
-    return row, partner
+    return np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
+
+
+def _run_starts(keys: np.ndarray) -> np.ndarray:
+    """Start index of each run of equal consecutive ``keys``."""
+    return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+
+
+def _first_argmax_per_run(values: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per run: the max of ``values`` and the index of its first occurrence."""
+    lengths = np.diff(np.append(starts, len(values)))
+    best = np.maximum.reduceat(values, starts)
+    hit = np.flatnonzero(values == np.repeat(best, lengths))
+    hit_run = np.repeat(np.arange(len(starts)), lengths)[hit]
+    return best, hit[np.concatenate(([True], hit_run[1:] != hit_run[:-1]))]
+
+
+def _first_round(pi: np.ndarray, gi: np.ndarray, tiou: np.ndarray, pred_group: np.ndarray,
+                 thresholds: np.ndarray) -> tuple:
+    """Round one in closed form.
+
+    Round one is the same for every threshold except for *which* prediction
+    matches: the first of its group whose best tIoU reaches the threshold; it
+    takes its best instance. With ``reach`` = number of thresholds a
+    prediction's best tIoU reaches, it matches exactly the thresholds between
+    the running max of ``reach`` before it in its group and its own ``reach``
+    (integer prefix maxima).
+
+    Returns:
+        ``(t, pred, gt, group)`` of every match and ``pair_group (P,)``, with
+        groups densely numbered.
+    """
+    n_thr = len(thresholds)
+    starts = _run_starts(pi)  # one run of pairs per prediction
+    best, best_pair = _first_argmax_per_run(tiou, starts)
+    pred, gt = pi[starts], gi[best_pair]
+    group = np.cumsum(np.concatenate(([True], pred_group[pred[1:]] != pred_group[pred[:-1]]))) - 1
+    pair_group = np.repeat(group, np.diff(np.append(starts, len(pi))))
+    t_order = np.argsort(thresholds, kind='stable')
+    reach = np.searchsorted(thresholds[t_order], best, side='right')
+    offset = group * (n_thr + 1)  # keeps the prefix maxima inside a group
+    upto = np.maximum.accumulate(offset + reach) - offset
+    before = np.concatenate(([0], upto[:-1]))
+    before[np.concatenate(([True], group[1:] != group[:-1]))] = 0
+    count = np.maximum(reach - before, 0)
+    t = t_order[_ragged_arange(before, count)]
+    return t, np.repeat(pred, count), np.repeat(gt, count), np.repeat(group, count), pair_group
 
 
 def greedy_match(
@@ -82,25 +122,56 @@ def greedy_match(
     """
     n, m, n_thr = len(pred_group), len(gt_group), len(tiou_thresholds)
     tp = np.zeros((n_thr, n), dtype=bool)
-    if n == 0 or m == 0:
+    if n == 0 or m == 0 or n_thr == 0:
         return tp
     lo = np.searchsorted(gt_group, pred_group, side='left')
     hi = np.searchsorted(gt_group, pred_group, side='right')
-    pi, gi = _ragged_pairs(lo, hi - lo)
+    counts = hi - lo
+    pi = np.repeat(np.arange(n), counts)
+    gi = _ragged_arange(lo, counts)
     ps, pe = np.ascontiguousarray(pred_segments.T)
     gs, ge = np.ascontiguousarray(gt_segments.T)
     tiou = _tiou(ps[pi], pe[pi], gs[gi], ge[gi])
     useful = tiou >= tiou_thresholds.min()
     pi, gi, tiou = pi[useful], gi[useful], tiou[useful]
+    if len(pi) == 0:
+        return tp
 
-    # One block per threshold, threshold-major, so segments stay contiguous.
-    n_groups = int(pred_group[-1]) + 1
-    blocks = [np.flatnonzero(tiou >= thr) for thr in tiou_thresholds]
+    t1, p1, g1, grp1, pair_group = _first_round(pi, gi, tiou, pred_group, tiou_thresholds)
+    tp[t1, p1] = True
+    # Only groups with several instances can match again.
+    multi = counts[pi] > 1
+    if multi.any():
+        first = np.full((n_thr, int(pair_group[-1]) + 1), -1, np.int64)
+        first_gt = first.copy()
+        first[t1, grp1] = p1
+        first_gt[t1, grp1] = g1
+        _later_rounds(tp, pi[multi], gi[multi], tiou[multi], pair_group[multi], first, first_gt, tiou_thresholds)
+    return tp
+
+
+def _later_rounds(tp: np.ndarray, pi: np.ndarray, gi: np.ndarray, tiou: np.ndarray, group: np.ndarray,
+                  first: np.ndarray, first_gt: np.ndarray, thresholds: np.ndarray) -> None:
+    """Rounds two onwards, all thresholds and groups at once.
+
+    Args:
+        tp: ``(T, N)`` output, set in place.
+        pi, gi, tiou, group: ``(P,)`` pairs sorted by prediction (walk order),
+            instances ascending within one prediction.
+        first, first_gt: ``(T, G)`` round one's match per threshold and group.
+    """
+    n_thr, n = tp.shape
+    m = int(gi.max()) + 1
+    n_groups = first.shape[1]
+    # Live pairs at threshold t: reach it, come after round one's match and
+    # are not its instance. One block per threshold keeps segments contiguous.
+    blocks = [np.flatnonzero((tiou >= thr) & (pi > first[t, group]) & (gi != first_gt[t, group]))
+              for t, thr in enumerate(thresholds)]
     # int32 where it fits: the rounds below are memory-bound filtering.
     itype = np.int32 if n_thr * max(n, m, n_groups) < 2**31 else np.int64
     offsets = np.repeat(np.arange(n_thr, dtype=itype), [len(b) for b in blocks])
     sel = np.concatenate(blocks)
-    seg = pred_group[pi[sel]].astype(itype) + offsets * itype(n_groups)
+    seg = group[sel].astype(itype) + offsets * itype(n_groups)
     pred = pi[sel].astype(itype) + offsets * itype(n)
     gt = gi[sel].astype(itype) + offsets * itype(m)
     tiou = tiou[sel]
@@ -109,21 +180,14 @@ def greedy_match(
     locked = np.zeros(n_thr * m, dtype=bool)
     while len(seg):
         # In each segment the earliest prediction that still has a live pair
-        # matches now; its live pairs form the run that starts the segment.
-        first = np.flatnonzero(np.concatenate(([True], seg[1:] != seg[:-1])))
-        lengths = np.diff(np.append(first, len(seg)))
-        head = np.repeat(pred[first], lengths)
-        in_run = pred == head
-        run = np.flatnonzero(in_run)
-        run_len = np.add.reduceat(in_run, first, dtype=np.int64)
-        run_start = np.cumsum(run_len) - run_len
-        # Best tIoU within the run; the first such pair (lowest GT index) wins.
-        best = np.maximum.reduceat(tiou[run], run_start)
-        hit = np.flatnonzero(tiou[run] == np.repeat(best, run_len))
-        hit_run = np.repeat(np.arange(len(first)), run_len)[hit]
-        chosen = run[hit[np.concatenate(([True], hit_run[1:] != hit_run[:-1]))]]
+        # matches now; its live pairs form the run that starts the segment,
+        # and it takes the best of them (first on ties).
+        starts = _run_starts(seg)
+        head = np.repeat(pred[starts], np.diff(np.append(starts, len(seg))))
+        run = np.flatnonzero(pred == head)
+        _, chosen = _first_argmax_per_run(tiou[run], _run_starts(seg[run]))
+        chosen = run[chosen]
         flat_tp[pred[chosen]] = True
         locked[gt[chosen]] = True
         live = (pred > head) & ~locked[gt]
         seg, pred, gt, tiou = seg[live], pred[live], gt[live], tiou[live]
-    return tp

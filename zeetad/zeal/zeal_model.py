@@ -26,6 +26,13 @@ from .queries import load_queries
 logger = logging.getLogger(__name__)
 
 FILTER_MODES = ('top_k', 'labels', 'all')
+
+
+class MissingConfidencesError(KeyError):
+    """A video or kept class without cached LVLM confidences."""
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return str(self.args[0])
 DEFAULT_CLASS_FILTER = dict(mode='top_k', top_k=3, num_key_frames=8)
 
 
@@ -54,7 +61,9 @@ class ZEAL(BaseModel):
                  class_filter: Optional[dict] = None, intervals: Optional[dict] = None,
                  frame_features: Optional[dict] = None, feature_key: str = 'auto', on_missing: str = 'error',
                  data_preprocessor: Optional[dict] = None, init_cfg=None):
-        super().__init__(data_preprocessor=data_preprocessor or dict(type='TADDataPreprocessor'), init_cfg=init_cfg)
+        # Scoped name: BaseModel builds it with mmengine's root registry, also outside a runner.
+        data_preprocessor = data_preprocessor or dict(type='zeetad.TADDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         self.class_filter = {**DEFAULT_CLASS_FILTER, **(class_filter or {})}
         unknown = set(self.class_filter) - set(DEFAULT_CLASS_FILTER)
         if unknown:
@@ -196,6 +205,6 @@ class ZEAL(BaseModel):
 
     def _missing(self, message: str) -> None:
         if self.on_missing == 'error':
-            raise KeyError(message + ' (set model.on_missing="skip" to evaluate without it)')
+            raise MissingConfidencesError(message + ' (set model.on_missing="skip" to evaluate without it)')
         self.missing.append(message)
         logger.warning(message)

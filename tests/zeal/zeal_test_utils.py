@@ -1,7 +1,19 @@
-"""Shared fixtures of the ZEAL tests: a tiny random LVLM folder and a tiny random CLIP checkpoint."""
+"""Helpers and fixtures of the ZEAL tests (imported by name; deliberately not a second conftest.py)."""
+import importlib.util
 import logging
+from pathlib import Path
 
 import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_tiny_dataset(root, **kwargs) -> dict:
+    """``tests/conftest.py``'s toy dataset writer, loaded by path so no module name is shadowed."""
+    spec = importlib.util.spec_from_file_location('zeal_tests_root_conftest', ROOT / 'tests' / 'conftest.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write_tiny_dataset(Path(root), **kwargs)
 
 
 @pytest.fixture(scope='session')

@@ -1,0 +1,167 @@
+#!/usr/bin/env python
+"""Speed and memory of ZEETAD at its THUMOS14 configuration (issue #4).
+
+    python tools/benchmark_model.py                          # CPU or CUDA, batch 8, windows of 128, ~3 min on 2 cores
+    python tools/benchmark_model.py --device cpu --threads 2 --iters 5 --json out.json
+    python tools/benchmark_model.py --tiny-text --quick      # smoke-test sizes, seconds
+
+Reports: parameter counts; the training step (forward + losses + Hungarian matching, backward, AdamW) time and
+peak memory; where the step's time goes (torch.profiler ranges opened by module hooks, backward attributed to
+parts through autograd sequence numbers); deformable attention against the naive loop on the same inputs; a
+full 2304-snippet sequence against windows; inference throughput on THUMOS14-test-shaped input. Features are
+random (speed does not depend on values) and the CLIP text tower is the configured architecture with random
+weights (built with every network connection refused), or the tiny CLIP with ``--tiny-text``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault('KINETO_LOG_LEVEL', '5')
+
+import torch  # noqa: E402
+
+from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
+                                      model_cfg_for_benchmark, parameter_rows, seen_classes, synthetic_windows,
+                                      train_step_phases)
+from zeetad.utils.benchmark import format_table, peak_memory, set_threads  # noqa: E402
+from zeetad.utils.model_report import (attention_section, inference_section, machine_line,  # noqa: E402
+                                       profile_section)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument('--config', default=THUMOS14_CONFIG)
+    p.add_argument('--device', choices=['cpu', 'cuda'], default='cuda' if torch.cuda.is_available() else 'cpu')
+    p.add_argument('--batch-size', type=int, default=8, help='training windows per step')
+    p.add_argument('--window', type=int, default=128, help='snippets per training window')
+    p.add_argument('--iters', type=int, default=5, help='timed training steps (after --warmup)')
+    p.add_argument('--warmup', type=int, default=2)
+    p.add_argument('--threads', type=int, default=None, help='torch intra-op threads (default: torch default)')
+    p.add_argument('--tiny-text', action='store_true', help='tiny random CLIP text tower instead of the configured one')
+    p.add_argument('--long-length', type=int, default=2304, help='full-sequence length to compare (0: skip)')
+    p.add_argument('--long-batch', type=int, default=1)
+    p.add_argument('--ann-file', default=str(ROOT / 'data/thumos14/annotations/thumos14.json'))
+    p.add_argument('--test-batch-size', type=int, default=32)
+    p.add_argument('--test-batches', type=int, default=3, help='timed inference batches (extrapolated to the set)')
+    p.add_argument('--nms-videos', type=int, default=10, help='videos whose post-processing is timed')
+    p.add_argument('--naive-batch', type=int, default=1, help='samples the naive attention loop is timed on')
+    p.add_argument('--json', help='also write the results here')
+    p.add_argument('--quick', action='store_true', help='tiny sizes for smoke tests (implies --tiny-text)')
+    args = p.parse_args(argv)
+    if args.quick:
+        args.tiny_text = True
+        args.batch_size, args.window, args.iters, args.warmup = min(args.batch_size, 2), min(args.window, 32), 1, 1
+        args.long_length, args.test_batch_size, args.test_batches = min(args.long_length, 64), 4, 1
+        args.nms_videos = min(args.nms_videos, 2)
+    return args
+
+
+def train_section(model, cfg, args, classes, out):
+    loc_dim, clip_dim = model.localizer.loc_proj[0].in_channels, model.localizer.clip_dim
+    batch = synthetic_windows(args.batch_size, args.window, loc_dim, clip_dim, classes)
+    optim = build_optim_wrapper(model, cfg)
+    model.train()
+    for _ in range(args.warmup):
+        train_step_phases(model, optim, batch, args.device)
+    steps, cpu = [], []
+    for _ in range(args.iters):
+        c0 = time.process_time()
+        steps.append(train_step_phases(model, optim, batch, args.device))
+        cpu.append(time.process_time() - c0)
+    with peak_memory(args.device) as mem:
+        train_step_phases(model, optim, batch, args.device)
+    med = {k: sorted(s[k] for s in steps)[len(steps) // 2] for k in ('preprocess', 'forward', 'backward', 'optimizer',
+                                                                     'total')}
+    rows = [(k, f'{med[k] * 1e3:.0f}', f'{min(s[k] for s in steps) * 1e3:.0f}', f'{100 * med[k] / med["total"]:.0f}%')
+            for k in ('preprocess', 'forward', 'backward', 'optimizer', 'total')]
+    rows[1] = ('forward (incl. losses + matching)',) + rows[1][1:]
+    rows[3] = ('optimizer (clip + AdamW + zero_grad)',) + rows[3][1:]
+    print(f'\n## Training step: batch {args.batch_size}, windows of {args.window} '
+          f'(median of {args.iters} after {args.warmup} warm-up)')
+    print(format_table(['phase', 'median ms', 'min ms', 'share'], rows))
+    rate = args.batch_size / med['total']
+    cpu_med = sorted(cpu)[len(cpu) // 2]
+    print(f'train step rate: {rate:.2f} samples/s ({1 / med["total"]:.2f} steps/s); process CPU time '
+          f'{cpu_med:.2f} s per step ({cpu_med / med["total"]:.1f} cores busy on average)')
+    print(f'peak memory of one step: +{mem.delta_mib:.0f} MiB over {mem.base_mib:.0f} MiB ({mem.method})')
+    out['train'] = dict(batch=args.batch_size, window=args.window, median_s=med, samples_per_s=rate,
+                        cpu_s_per_step=cpu_med, peak_mib=mem.peak_mib, base_mib=mem.base_mib,
+                        peak_delta_mib=mem.delta_mib, memory_method=mem.method)
+    out['step_rate_samples_per_s'] = rate
+    return optim, batch
+
+
+def long_section(model, optim, args, classes, out):
+    if not args.long_length:
+        return
+    loc_dim, clip_dim = model.localizer.loc_proj[0].in_channels, model.localizer.clip_dim
+    batch = synthetic_windows(args.long_batch, args.long_length, loc_dim, clip_dim, classes, seed=1)
+    model.train()
+    train_step_phases(model, optim, batch, args.device)  # warm-up: new shapes
+    with peak_memory(args.device) as mem:
+        step = train_step_phases(model, optim, batch, args.device)
+    win = out['train']
+    per_window = win['median_s']['total'] / win['batch']
+    n_windows = args.long_length / win['window']
+    long_per_sample = step['total'] / args.long_batch
+    rows = [(f'{win["batch"]} windows of {win["window"]}', win['batch'], f'{win["median_s"]["total"] * 1e3:.0f}',
+             f'{per_window * 1e3:.0f}', f'{per_window * n_windows * 1e3:.0f}', f'+{win["peak_delta_mib"]:.0f}'),
+            (f'full sequence of {args.long_length}', args.long_batch, f'{step["total"] * 1e3:.0f}',
+             f'{long_per_sample * 1e3:.0f}', f'{long_per_sample * 1e3:.0f}', f'+{mem.delta_mib:.0f}')]
+    print(f'\n## Full-sequence equivalent: {args.long_length} snippets = {n_windows:g} non-overlapping windows of '
+          f'{win["window"]} (one step each; training windows overlap 0.75, i.e. 4x more windows per video)')
+    print(format_table(['input', 'batch', 'step ms', 'ms / sample', f'ms / {args.long_length} snippets',
+                        'peak MiB'], rows))
+    print(f'batch {win["batch"]} at {args.long_length}: about {long_per_sample * win["batch"]:.1f} s per step '
+          f'(extrapolated linearly from batch {args.long_batch})')
+    out['long'] = dict(length=args.long_length, batch=args.long_batch, step_s=step['total'],
+                       per_sample_s=long_per_sample, windowed_equivalent_s=per_window * n_windows,
+                       peak_delta_mib=mem.delta_mib)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    threads = set_threads(args.threads)
+    logging.getLogger('mmengine').setLevel(logging.ERROR)  # paramwise_cfg lists every parameter otherwise
+    cfg = load_config(args.config)
+    out: dict = dict(config=str(args.config), device=args.device, threads=threads, torch=torch.__version__)
+    with tempfile.TemporaryDirectory() as tmp:
+        model_cfg = model_cfg_for_benchmark(cfg, 'tiny' if args.tiny_text else 'random', tmp)
+        built = build_model(model_cfg, args.device)
+    model, enc = built.model, built.model.classifier.text_encoder
+    text_desc = f'{enc.model_name} ({"tiny random" if args.tiny_text else "configured architecture, random init"})'
+    print(f'zeetad model benchmark: {Path(args.config).name}, device {args.device}, {threads} torch threads, '
+          f'torch {torch.__version__}')
+    print(machine_line(args.device))
+    print(f'text tower: {text_desc}; built in {built.build_s:.1f} s with the network blocked '
+          f'({len(built.network_attempts)} connection attempts)')
+    out.update(text_tower=text_desc, build_s=built.build_s, network_attempts=built.network_attempts)
+
+    rows = parameter_rows(model)
+    print('\n## Parameters')
+    print(format_table(['part', 'total', 'trainable'], [(n, f'{t:,}', f'{tr:,}') for n, t, tr in rows]))
+    out['parameters'] = {n: dict(total=t, trainable=tr) for n, t, tr in rows}
+
+    classes = seen_classes(cfg)
+    optim, batch = train_section(model, cfg, args, classes, out)
+    profile_section(model, optim, batch, args, out)
+    attention_section(model, args, out)
+    long_section(model, optim, args, classes, out)
+    inference_section(model, cfg, args, out)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+    return out
+
+
+if __name__ == '__main__':
+    main()

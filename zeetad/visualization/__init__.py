@@ -1,0 +1,1 @@
+"""Visualisation: detection timelines, AP plots and TensorBoard logging (see issue 8)."""
