@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -30,7 +29,7 @@ os.environ.setdefault('KINETO_LOG_LEVEL', '5')
 import torch  # noqa: E402
 
 from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
-                                      model_cfg_for_benchmark, parameter_rows, seen_classes, synthetic_windows,
+                                      model_cfg_for_benchmark, parameter_rows, split_classes, synthetic_windows,
                                       train_step_phases)
 from zeetad.utils.benchmark import format_table, peak_memory, set_threads  # noqa: E402
 from zeetad.utils.model_report import (attention_section, inference_section, machine_line,  # noqa: E402
@@ -132,7 +131,6 @@ def long_section(model, optim, args, classes, out):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     threads = set_threads(args.threads)
-    logging.getLogger('mmengine').setLevel(logging.ERROR)  # paramwise_cfg lists every parameter otherwise
     cfg = load_config(args.config)
     out: dict = dict(config=str(args.config), device=args.device, threads=threads, torch=torch.__version__)
     with tempfile.TemporaryDirectory() as tmp:
@@ -152,7 +150,7 @@ def main(argv=None) -> dict:
     print(format_table(['part', 'total', 'trainable'], [(n, f'{t:,}', f'{tr:,}') for n, t, tr in rows]))
     out['parameters'] = {n: dict(total=t, trainable=tr) for n, t, tr in rows}
 
-    classes = seen_classes(cfg)
+    classes = split_classes(cfg, "train")
     optim, batch = train_section(model, cfg, args, classes, out)
     profile_section(model, optim, batch, args, out)
     attention_section(model, args, out)

@@ -2,8 +2,13 @@
 """Test a trained zeetad model on the configured (zero-shot) test set.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir D] [--out PRED.json] [--cfg-options k=v ...]
+    torchrun --nproc_per_node=N tools/test.py CONFIG CHECKPOINT --launcher pytorch   # or tools/dist_test.sh
+
+With N processes each tests 1/N of the windows; the predictions of all ranks are gathered before the metric,
+which equals the single-process one.
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -20,19 +25,27 @@ def parse_args(argv=None):
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    from zeetad.engine.distributed import finalize_distributed
     from zeetad.engine.runner_setup import build_runner, load_config
     cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
     cfg.load_from = None if args.checkpoint.lower() == 'none' else args.checkpoint
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         evaluators[0]['out_file'] = args.out
-    runner = build_runner(cfg)
-    metrics = runner.test()
+    ok = False
+    try:
+        runner = build_runner(cfg, stage='test')
+        metrics = runner.test()
+        ok = True
+    finally:
+        finalize_distributed(ok)
     return metrics
 
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env python
 """Train a zeetad model.
 
-    python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
+    python tools/train.py CONFIG [--work-dir D] [--resume [CKPT]] [--amp [auto|fp16|bf16]] [--cfg-options k=v ...]
     torchrun --nproc_per_node=N tools/train.py CONFIG --launcher pytorch     # or tools/dist_train.sh CONFIG N
+
+``batch_size`` in the config is per process: N processes train on N x batch_size windows per step
+(``--auto-scale-lr`` scales the learning rate linearly from ``auto_scale_lr.base_batch_size``).
 """
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -18,23 +22,35 @@ def parse_args(argv=None):
     p.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
     p.add_argument('--resume', nargs='?', const='auto', default=None,
                    help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given')
-    p.add_argument('--amp', action='store_true', help='automatic mixed precision (CUDA)')
+    p.add_argument('--amp', nargs='?', const='auto', default=None, choices=['auto', 'fp16', 'bf16'],
+                   help='automatic mixed precision on CUDA (auto: bf16 where supported, else fp16)')
+    p.add_argument('--auto-scale-lr', action='store_true',
+                   help='scale the LR by (processes x batch_size) / auto_scale_lr.base_batch_size')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                    help='override config keys, e.g. train_dataloader.dataset.split.index=3')
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    from zeetad.engine.runner_setup import build_runner, load_config
+    from zeetad.engine.distributed import finalize_distributed
+    from zeetad.engine.runner_setup import build_runner, enable_amp, load_config
     cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
     if args.amp:
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('dtype', 'bfloat16' if cfg.get('amp_dtype') == 'bfloat16' else None)
-    runner = build_runner(cfg, resume=args.resume)
-    runner.train()
+        enable_amp(cfg, args.amp if args.amp != 'auto' or not cfg.get('amp_dtype') else cfg.amp_dtype)
+    if args.auto_scale_lr:
+        cfg.setdefault('auto_scale_lr', {})['enable'] = True
+    ok = False
+    try:
+        runner = build_runner(cfg, resume=args.resume)
+        runner.train()
+        ok = True
+    finally:
+        finalize_distributed(ok)
     return runner
 
 

@@ -115,6 +115,22 @@ def test_equals_loop_on_random_inputs(method, multiclass):
         assert_same_as_loop(segs, rng.uniform(size=n), rng.integers(0, 5, n), **kw)
 
 
+@pytest.mark.parametrize('method', ['gaussian', 'linear', 'hard'])
+def test_equals_loop_with_one_dominant_class(method):
+    # Skewed classes take the flat (unpadded) layout; uniform ones the padded.
+    rng = np.random.default_rng(5)
+    for _ in range(8):
+        n = int(rng.integers(20, 300))
+        st_ = rng.uniform(0, 60, n)
+        segs = np.stack([st_, st_ + rng.uniform(0, 15, n)], 1)
+        labels = np.where(rng.uniform(size=n) < 0.85, 3, rng.integers(0, 8, n))
+        counts = np.bincount(labels)
+        assert (counts > 0).sum() * counts.max() > 2 * n
+        kw = dict(method=method, sigma=0.5, iou_threshold=0.3, min_score=0.01,
+                  max_seg_num=int(rng.integers(1, 200)), voting_thresh=float(rng.choice([0.0, 0.7])))
+        assert_same_as_loop(segs, np.round(rng.uniform(size=n), 2), labels, **kw)
+
+
 seg = st.tuples(st.integers(0, 20), st.integers(0, 8)).map(lambda x: [float(x[0]), float(x[0] + x[1])])
 
 

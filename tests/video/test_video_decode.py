@@ -5,6 +5,8 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from zeetad.video.decode import VideoDecodeError, VideoInfo, iter_frames, probe_video, sample_count
 
@@ -23,7 +25,7 @@ def test_probe_reads_container_metadata(video_files, name):
     assert isinstance(info, VideoInfo)
     assert (info.width, info.height) == (WIDTH, HEIGHT)
     assert info.fps == pytest.approx(float(rate), rel=1e-9)
-    assert info.num_frames == (None if name.endswith('.mkv') else num)  # Matroska stores no frame count
+    assert info.num_frames == (None if name.endswith(('.mkv', '.ts')) else num)  # no frame count stored
     assert info.duration_s == pytest.approx(num / float(rate), abs=1e-3)
 
 
@@ -64,11 +66,12 @@ def test_start_and_end_select_a_window(video_files):
     assert [t for t, _ in tail] == [] and len(list(iter_frames(path, 1.0, start_s=2.0))) == 1
 
 
-def test_window_after_seek_matches_full_decode(video_files):
-    path = video_files['square_h264.mp4']
+@pytest.mark.parametrize('name', sorted(VIDEOS))
+def test_window_after_seek_matches_full_decode(video_files, name):
+    path = video_files[name]
     full = {t: read_index(f) for t, f in iter_frames(path, 10.0)}
-    part = [(t, read_index(f)) for t, f in iter_frames(path, 10.0, start_s=1.25, end_s=1.75)]
-    assert [t for t, _ in part] == [1.3, 1.4, 1.5, 1.6, 1.7]
+    part = [(t, read_index(f)) for t, f in iter_frames(path, 10.0, start_s=1.05, end_s=1.55)]
+    assert [t for t, _ in part] == [1.1, 1.2, 1.3, 1.4, 1.5]
     assert all(full[t] == i for t, i in part)
 
 
@@ -102,3 +105,19 @@ def test_bad_arguments(video_files):
 def test_sample_count():
     assert sample_count(3.0, 1.0) == 3 and sample_count(3.0001, 1.0) == 4 and sample_count(0.2, 1.0) == 1
     assert sample_count(1.6683333, 3.0) == 6
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(sorted(VIDEOS)), fps=st.floats(0.2, 70.0), start=st.floats(0.0, 2.0),
+       span=st.one_of(st.none(), st.floats(0.0, 2.0)))
+def test_sampling_rule_holds_for_any_rate_and_window(video_files, name, fps, start, span):
+    _, rate, num = VIDEOS[name]
+    end = None if span is None else start + span
+    out = list(iter_frames(video_files[name], fps, start_s=start, end_s=end))
+    step = Fraction(fps).limit_denominator(10 ** 6)
+    video_end = Fraction(num) / rate - Fraction(1, 10 ** 6)
+    stop = video_end if end is None else min(video_end, Fraction(end).limit_denominator(10 ** 9))
+    first = math.ceil(Fraction(start).limit_denominator(10 ** 9) * step - Fraction(1, 10 ** 9))
+    expected = [k for k in range(first, first + 10_000) if Fraction(k) / step < stop]
+    assert [t for t, _ in out] == [float(Fraction(k) / step) for k in expected]
+    assert [read_index(f) for _, f in out] == [expected_index(t, rate, num) for t, _ in out]

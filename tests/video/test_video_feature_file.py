@@ -67,6 +67,18 @@ def test_video_without_completion_flag_is_dropped_on_reopen(tmp_path):
         assert list(h5) == ['v1']
 
 
+def test_refuses_files_written_by_something_else(tmp_path):
+    path = tmp_path / 'other.h5'
+    with h5py.File(path, 'w') as h5:
+        h5.create_dataset('x', data=np.zeros(3))
+    with pytest.raises(FeatureFileMismatch, match='not written by this tool'):
+        FeatureFileWriter(str(path), RUN)
+    empty = tmp_path / 'empty.h5'
+    h5py.File(empty, 'w').close()
+    with FeatureFileWriter(str(empty), RUN) as w:
+        assert w.complete_ids() == set()
+
+
 def test_long_timestamp_arrays_fit_in_attributes(tmp_path):
     path = tmp_path / 'long.h5'
     t = 20000  # 5.5 h at 1 fps: beyond HDF5's 64 KiB compact attribute limit

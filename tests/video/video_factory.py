@@ -17,6 +17,7 @@ VIDEOS = {
     'square_h264.mp4': ('libx264', Fraction(30), 60),          # 2.0 s
     'square_ntsc.mp4': ('mpeg4', Fraction(30000, 1001), 50),   # 1.668 s at 29.97 fps
     'square_24.mkv': ('mpeg4', Fraction(24), 48),               # 2.0 s, times rounded to 1 ms
+    'square_ts.ts': ('libx264', Fraction(25), 40),              # 1.6 s MPEG-TS: seeks by bytes, mid-GOP
 }
 CORRUPT = 'truncated.mp4'
 

@@ -13,15 +13,11 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from zeetad.utils.atomic_io import atomic_path, atomic_write_json
+
 from .annotations import Instance, VideoRecord, load_annotations
 from .synthetic import SyntheticConfig, SyntheticWorld
 from .timebase import make_timebase
-
-
-def _atomic_json(path: Path, content: dict) -> None:
-    tmp = path.with_suffix(path.suffix + '.tmp')
-    tmp.write_text(json.dumps(content, indent=1))
-    os.replace(tmp, path)
 
 
 def activitynet_shaped_records(video_info_csv: str, action_csv: str, max_videos: Optional[int],
@@ -64,12 +60,11 @@ def write_synthetic_dataset(records: Sequence[VideoRecord], out_dir: str, cfg: S
     text_emb = np.asarray(text_embed_fn(class_names), dtype=np.float64)
     world = SyntheticWorld(cfg, class_names, text_emb)
     loc_tb_cfg = dict(stride=cfg.loc_stride, window=cfg.loc_window, fps=None)
-    clip_tmp = out / 'features' / 'clip.h5.tmp'
     iterator = records
     if progress:
         from tqdm import tqdm
         iterator = tqdm(records, desc='synthetic videos', unit='video')
-    with h5py.File(clip_tmp, 'w') as h5:
+    with atomic_path(str(out / 'features' / 'clip.h5')) as clip_tmp, h5py.File(clip_tmp, 'w') as h5:
         h5.attrs.update(sample_fps=cfg.clip_fps, offset_s=0.0, model=text_encoder_desc.get('model_name', ''),
                         pretrained=str(text_encoder_desc.get('pretrained', '')), normalized=True, synthetic=True)
         for rec in iterator:
@@ -77,19 +72,17 @@ def write_synthetic_dataset(records: Sequence[VideoRecord], out_dir: str, cfg: S
             tb = make_timebase(loc_tb_cfg, rec.fps, 'synthetic loc timebase')
             loc = world.localisation_features(rec, tb, rng)
             path = out / 'features' / 'loc' / f'{rec.video_id}.npy'
-            with open(path.with_suffix('.npy.tmp'), 'wb') as f:
+            with atomic_path(str(path)) as tmp, open(tmp, 'wb') as f:
                 np.save(f, loc)
-            os.replace(path.with_suffix('.npy.tmp'), path)
             h5.create_dataset(rec.video_id, data=world.clip_features(rec, rng))
-    os.replace(clip_tmp, out / 'features' / 'clip.h5')
     database = {r.video_id: {'subset': r.subset, 'duration': r.duration, 'fps': r.fps,
                              'annotations': [{'label': i.label, 'segment': [i.start, i.end]} for i in r.instances]}
                 for r in records}
-    _atomic_json(out / 'annotations.json', {'version': 'zeetad-synthetic', 'database': database})
+    atomic_write_json(str(out / 'annotations.json'), {'version': 'zeetad-synthetic', 'database': database})
     meta = {'config': cfg.to_dict(), 'text_encoder': text_encoder_desc, 'classes': class_names,
             'num_videos': len(records), 'clip_dim': int(text_emb.shape[1]),
             'num_instances': sum(len(r.instances) for r in records)}
-    _atomic_json(out / 'meta.json', meta)
+    atomic_write_json(str(out / 'meta.json'), meta)
     return meta
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -23,6 +22,8 @@ import numpy as np
 import torch
 from mmengine.fileio.backends import LocalBackend, register_backend
 from mmengine.runner.checkpoint import CheckpointLoader
+
+from zeetad.utils.atomic_io import atomic_write_bytes
 
 
 class CheckpointError(RuntimeError):
@@ -74,26 +75,10 @@ class AtomicLocalBackend(LocalBackend):
     """Local file backend whose writes are all-or-nothing (temporary file + ``os.replace``)."""
 
     def put(self, obj: bytes, filepath) -> None:
-        _atomic_write(str(filepath), obj)
+        atomic_write_bytes(str(filepath), obj)
 
     def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        _atomic_write(str(filepath), obj.encode(encoding))
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix='.tmp', dir=folder)
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        atomic_write_bytes(str(filepath), obj.encode(encoding))
 
 
 def find_latest_checkpoint(work_dir: str) -> Optional[str]:

@@ -1,16 +1,117 @@
-"""Distributed set-up that works on CPU (gloo) as well as GPUs (nccl)."""
+"""Distributed set-up that works on CPU (gloo) as well as GPUs (nccl).
+
+mmengine 0.10.7's ``init_dist`` calls ``torch.cuda.set_device`` unconditionally ("Found no NVIDIA driver" on a
+CPU-only node) and its default DDP wrapper passes ``device_ids=[LOCAL_RANK]``, which DDP refuses for CPU modules.
+Rather than patching mmengine, zeetad initialises the process group itself (mmengine then skips ``init_dist``,
+it only initialises when no group exists) and passes ``device_ids=None`` through ``model_wrapper_cfg`` on CPU.
+"""
 from __future__ import annotations
 
+import datetime
+import os
+import os.path as osp
+import subprocess
+from typing import Optional
+
 import torch
+import torch.distributed as torch_dist
+
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def default_backend() -> str:
+    """nccl when this process can use a CUDA GPU, gloo otherwise."""
+    return 'nccl' if torch.cuda.is_available() else 'gloo'
+
+
+def _slurm_env() -> None:
+    """Translate SLURM's variables into torch's ``env://`` ones (as mmengine's slurm launcher does)."""
+    proc_id, ntasks = int(os.environ['SLURM_PROCID']), int(os.environ['SLURM_NTASKS'])
+    local_rank = os.environ.get('SLURM_LOCALID')
+    if local_rank is None:
+        local_rank = proc_id % max(torch.cuda.device_count(), 1)
+    if 'MASTER_ADDR' not in os.environ:
+        nodes = os.environ['SLURM_NODELIST']
+        os.environ['MASTER_ADDR'] = subprocess.getoutput(f'scontrol show hostname {nodes} | head -n1')
+    os.environ.setdefault('MASTER_PORT', '29500')
+    os.environ.update(WORLD_SIZE=str(ntasks), RANK=str(proc_id), LOCAL_RANK=str(local_rank))
+
+
+def _mpi_env() -> None:
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        raise KeyError('--launcher mpi needs the environment variable MASTER_ADDR')
+    os.environ.update(WORLD_SIZE=os.environ['OMPI_COMM_WORLD_SIZE'], RANK=os.environ['OMPI_COMM_WORLD_RANK'],
+                      LOCAL_RANK=os.environ['OMPI_COMM_WORLD_LOCAL_RANK'])
+
+
+def init_distributed(launcher: str, backend: Optional[str] = None, timeout: Optional[float] = None) -> str:
+    """Initialise the default process group for ``launcher``; returns the backend used.
+
+    ``backend=None`` picks :func:`default_backend`; nccl without CUDA is replaced by gloo. The CUDA device is
+    set only when there is one. No-op when a group already exists.
+    """
+    if launcher not in LAUNCHERS or launcher == 'none':
+        raise ValueError(f'launcher must be one of {LAUNCHERS[1:]}, got {launcher!r}')
+    if torch_dist.is_initialized():
+        return torch_dist.get_backend()
+    if launcher == 'slurm':
+        _slurm_env()
+    elif launcher == 'mpi':
+        _mpi_env()
+    missing = [k for k in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT') if k not in os.environ]
+    if missing:
+        raise RuntimeError(f'--launcher {launcher}: environment variables {missing} are not set; start the '
+                           f'processes with torchrun (tools/dist_train.sh) or srun (tools/slurm_train.sh)')
+    if backend is None or (backend == 'nccl' and not torch.cuda.is_available()):
+        backend = default_backend()
+    if torch.cuda.is_available() and backend != 'gloo':
+        torch.cuda.set_device(int(os.environ['LOCAL_RANK']) % torch.cuda.device_count())
+    kwargs = {}
+    if timeout is not None:
+        kwargs['timeout'] = datetime.timedelta(seconds=float(timeout))
+    torch_dist.init_process_group(backend=backend, init_method='env://', rank=int(os.environ['RANK']),
+                                  world_size=int(os.environ['WORLD_SIZE']), **kwargs)
+    return backend
 
 
 def prepare_distributed(cfg) -> None:
-    """Choose the backend for the launcher: nccl with CUDA, gloo otherwise."""
+    """Initialise the process group for ``cfg.launcher`` and adapt ``cfg`` to the device (in place).
+
+    * backend: nccl with CUDA, gloo otherwise (``env_cfg.dist_cfg.backend`` is kept when it fits the device);
+    * CPU: DDP gets ``device_ids=None`` (it refuses a device id for CPU modules);
+    * evaluators gather the ranks' results through ``work_dir`` (shared between nodes on a cluster) rather
+      than mmengine's ``.dist_test`` folder in the current directory; one folder per launch (master port).
+    """
     if cfg.get('launcher', 'none') == 'none':
         return
-    env = cfg.setdefault('env_cfg', {})
-    dist_cfg = env.setdefault('dist_cfg', {})
+    dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    backend = dist_cfg.get('backend')
+    if backend is None or (backend == 'nccl' and not torch.cuda.is_available()):
+        dist_cfg['backend'] = default_backend()
+    dist_cfg['backend'] = init_distributed(cfg.launcher, dist_cfg['backend'], dist_cfg.get('timeout'))
     if not torch.cuda.is_available():
-        dist_cfg['backend'] = 'gloo'
-    else:
-        dist_cfg.setdefault('backend', 'nccl')
+        wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                                                       find_unused_parameters=cfg.get('find_unused_parameters',
+                                                                                      False))
+        wrapper.setdefault('device_ids', None)
+        cfg.model_wrapper_cfg = wrapper
+    collect_dir = osp.join(cfg.work_dir, f'.dist_collect_{os.environ["MASTER_PORT"]}')
+    for key in ('val_evaluator', 'test_evaluator'):
+        evaluators = cfg.get(key)
+        for evaluator in (evaluators if isinstance(evaluators, list) else [evaluators]):
+            if isinstance(evaluator, dict) and evaluator.get('collect_device', 'cpu') == 'cpu':
+                evaluator.setdefault('collect_dir', collect_dir)
+
+
+def finalize_distributed(ok: bool = True) -> None:
+    """Tear the process group down; after success first wait for every rank.
+
+    Without the final barrier rank 0 can leave while others still talk to it and abort at exit. After an
+    error no barrier: the other ranks may never reach it.
+    """
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    if ok:
+        torch_dist.barrier()
+    torch_dist.destroy_process_group()

@@ -1,4 +1,4 @@
-"""Config loading and Runner construction shared by ``tools/train.py`` and ``tools/test.py``."""
+"""Config loading and Runner construction shared by ``tools/train.py``, ``tools/test.py`` and experiments."""
 from __future__ import annotations
 
 import os
@@ -10,6 +10,7 @@ from mmengine.config import Config
 
 def load_config(path: str, options: Optional[dict] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
+    """Read ``path``, merge ``--cfg-options``-style ``options``, set launcher, work dir and default scope."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     cfg = Config.fromfile(path)
@@ -36,13 +37,79 @@ def propagate_split(cfg: Config) -> None:
             dataset['split'] = dict(cfg.split)
 
 
-def build_runner(cfg: Config, resume: Optional[str] = None):
-    """Build the mmengine Runner; ``resume='auto'`` continues from the latest checkpoint in the work dir."""
-    import zeetad.engine  # noqa: F401  (safe checkpoint loading, atomic saving)
+def enable_amp(cfg: Config, dtype: str = 'auto') -> str:
+    """Switch ``cfg`` to mixed precision on CUDA; returns the autocast dtype (``float16`` / ``bfloat16``).
+
+    ``'auto'`` picks bf16 where the GPU supports it (no loss-scale overflows), fp16 otherwise. AMP is a CUDA
+    feature here: without a GPU this raises instead of silently training in fp32.
+    """
+    import torch
+    names = {'fp16': 'float16', 'float16': 'float16', 'bf16': 'bfloat16', 'bfloat16': 'bfloat16'}
+    if dtype != 'auto' and dtype not in names:
+        raise ValueError(f"--amp must be 'auto', 'fp16' or 'bf16', got {dtype!r}")
+    if not torch.cuda.is_available():
+        raise RuntimeError('--amp needs a CUDA GPU, and torch.cuda.is_available() is False here; train without '
+                           '--amp on CPU (or install a CUDA build of torch)')
+    if dtype == 'auto':
+        dtype = 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
+    wrapper = cfg.setdefault('optim_wrapper', {})
+    if wrapper.get('type', 'OptimWrapper') not in ('OptimWrapper', 'GuardedOptimWrapper', 'AmpOptimWrapper',
+                                                   'GuardedAmpOptimWrapper'):
+        raise ValueError(f"--amp replaces optim_wrapper.type 'OptimWrapper'; this config uses "
+                         f"{wrapper['type']!r}")
+    wrapper['type'] = 'AmpOptimWrapper'
+    wrapper['dtype'] = names[dtype]
+    return names[dtype]
+
+
+def _has_hook(hooks, name: str) -> bool:
+    return any(isinstance(h, dict) and str(h.get('type', '')).split('.')[-1] == name for h in hooks)
+
+
+def apply_engine_defaults(cfg: Config) -> None:
+    """zeetad's training guard rails, unless the config already chose otherwise (in place).
+
+    * ``OptimWrapper`` / ``AmpOptimWrapper`` -> the guarded variants that skip non-finite losses;
+    * ``NonFiniteLossHook`` (stop with the iteration and loss term named) and ``RNGStateHook`` added to
+      ``custom_hooks`` when absent (configure the former there, e.g. ``action='skip'``);
+    * ``EpochBasedTrainLoop`` -> ``ResumableEpochBasedTrainLoop`` (exact mid-epoch resume).
+    """
+    wrapper = cfg.get('optim_wrapper')
+    if isinstance(wrapper, dict):
+        swap = {'OptimWrapper': 'GuardedOptimWrapper', 'AmpOptimWrapper': 'GuardedAmpOptimWrapper'}
+        kind = wrapper.get('type', 'OptimWrapper')
+        if isinstance(kind, str) and kind.split('.')[-1] in swap:
+            wrapper['type'] = swap[kind.split('.')[-1]]
+    if cfg.get('train_cfg'):
+        hooks = list(cfg.get('custom_hooks') or [])
+        for name in ('NonFiniteLossHook', 'RNGStateHook'):
+            if not _has_hook(hooks, name):
+                hooks.append(dict(type=name))
+        cfg.custom_hooks = hooks
+        loop = cfg.train_cfg
+        if loop.get('type') == 'EpochBasedTrainLoop' or ('type' not in loop and loop.get('by_epoch', False)):
+            loop.pop('by_epoch', None)
+            loop['type'] = 'ResumableEpochBasedTrainLoop'
+
+
+def build_runner(cfg: Config, resume: Optional[str] = None, *, stage: str = 'train', validate: bool = True):
+    """Build the mmengine Runner.
+
+    Args:
+        cfg: from :func:`load_config`; modified in place.
+        resume: ``'auto'`` continues from the latest checkpoint in the work dir (if any), a path from that file.
+        stage: ``'train'`` or ``'test'``: which datasets' files :func:`validate_config` requires.
+        validate: check the config before anything is built (:class:`ConfigError` names the key).
+
+    With ``cfg.launcher != 'none'`` this also initialises the process group (nccl on GPUs, gloo on CPU);
+    call :func:`zeetad.engine.distributed.finalize_distributed` when done.
+    """
+    import zeetad.engine  # noqa: F401  (safe checkpoint loading, atomic saving, loops and hooks)
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     from zeetad.engine.checkpoint_io import find_latest_checkpoint
+    from zeetad.engine.config_check import validate_config
     from zeetad.engine.distributed import prepare_distributed
     if resume == 'auto':
         latest = find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
@@ -51,6 +118,9 @@ def build_runner(cfg: Config, resume: Optional[str] = None):
         if not osp.isfile(resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
         cfg.resume, cfg.load_from = True, resume
+    if validate:
+        validate_config(cfg, stage)
+    apply_engine_defaults(cfg)
     prepare_distributed(cfg)
     os.makedirs(cfg.work_dir, exist_ok=True)
     if 'runner_type' in cfg:

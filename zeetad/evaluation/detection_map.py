@@ -83,6 +83,8 @@ def average_precision_detection(
         ground truth get NaN; with ground truth but no predictions, 0.
     """
     thr = np.asarray(tiou_thresholds, dtype=np.float64).reshape(-1)
+    if len(thr) == 0:
+        raise ValueError('need at least one tIoU threshold')
     gt_segments = np.asarray(gt_segments, dtype=np.float64).reshape(-1, 2)
     pred_segments = np.asarray(pred_segments, dtype=np.float64).reshape(-1, 2)
     pred_scores = np.asarray(pred_scores, dtype=np.float64).reshape(-1)

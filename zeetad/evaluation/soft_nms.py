@@ -1,9 +1,12 @@
 """Batched Soft-NMS for 1-D segments in plain torch (CPU or CUDA, no extension).
 
 Classes (or any other groups) never interact, so all groups run their
-sequential Soft-NMS in lock step on a padded ``(G, Nmax)`` score matrix: one
-iteration keeps one segment per group, and the loop runs at most
-``min(max_seg_num, Nmax)`` times instead of once per candidate pair.
+sequential Soft-NMS in lock step: one iteration keeps one segment per group,
+and the loop runs at most ``min(max_seg_num, largest group)`` times (usually
+far fewer, see :func:`_done`) instead of once per candidate pair. Groups of
+similar size are laid out as a padded ``(G, Nmax)`` matrix; skewed ones (one
+class holding most candidates, the usual case) stay flat with per-group
+reductions, so no time goes to padding.
 
 Semantics (identical to :func:`zeetad.evaluation.reference.loop_soft_nms`):
 candidates scoring below ``min_score`` are dropped; repeatedly the highest
@@ -42,8 +45,13 @@ def segment_iou_matrix(a: Tensor, b: Tensor) -> Tensor:
     return torch.where(union > 0, inter / union.where(union > 0, torch.ones_like(union)), torch.zeros_like(union))
 
 
-def _decay(iou: Tensor, method: str, sigma: float, iou_threshold: float) -> Tensor:
-    """Soft-NMS weights; may overwrite ``iou``."""
+def _decay(start: Tensor, end: Tensor, length: Tensor, b_start: Tensor, b_end: Tensor, b_len: Tensor,
+           method: str, sigma: float, iou_threshold: float) -> Tensor:
+    """Soft-NMS weights of candidates against the kept segment ``b`` (broadcast)."""
+    inter = torch.minimum(end, b_end) - torch.maximum(start, b_start)
+    inter.clamp_(min=0)
+    union = b_len + length - inter
+    iou = inter.div_(union).nan_to_num_(0.0)  # 0/0 (two zero-length segments) -> 0
     if method == 'gaussian':
         # x / -sigma == -(x) / sigma exactly, so this matches the reference.
         return iou.mul_(iou).div_(-sigma).exp_()
@@ -52,41 +60,77 @@ def _decay(iou: Tensor, method: str, sigma: float, iou_threshold: float) -> Tens
     return (iou <= iou_threshold).to(iou.dtype)
 
 
-def _pad_groups(groups: Tensor, *tensors: Tensor) -> tuple:
-    """Scatter rows into ``(G, Nmax, ...)`` by group, keeping input order."""
-    _, gid, counts = torch.unique(groups, return_inverse=True, return_counts=True)
-    order = torch.sort(gid, stable=True).indices
-    starts = torch.cumsum(counts, 0) - counts
-    gid_sorted = gid[order]
-    pos = torch.arange(len(order), device=groups.device) - starts[gid_sorted]
-    n_groups, n_max = len(counts), int(counts.max())
-    valid = torch.zeros(n_groups, n_max, dtype=torch.bool, device=groups.device)
-    valid[gid_sorted, pos] = True
-    padded = []
-    for t in tensors:
-        out = torch.zeros((n_groups, n_max) + t.shape[1:], dtype=t.dtype, device=t.device)
-        out[gid_sorted, pos] = t[order]
-        padded.append(out)
-    return valid, padded
-
-
-def _score_voting(kept: Tensor, cand_seg: Tensor, cand_score: Tensor, cand_valid: Tensor,
-                  voting_thresh: float) -> Tensor:
-    """Score voting: each kept segment becomes the ``score * iou``-weighted
-    mean of the candidates of its group overlapping it by ``>= voting_thresh``.
+def _kernel_padded(score: Tensor, seg: Tensor, grp: Tensor, n_steps: int, cfg: dict) -> tuple[Tensor, Tensor]:
+    """Lock-step Soft-NMS on a padded ``(G, Nmax)`` layout.
 
     Args:
-        kept: ``(K, 2)``; cand_seg: ``(K, Nmax, 2)``, cand_score and
-            cand_valid: ``(K, Nmax)`` -- each kept segment's own group.
+        score: ``(N,)``; seg: ``(N, 2)``; grp: ``(N,)`` dense group ids.
+
+    Returns:
+        ``(pos (G, S), score (G, S))``: per group and step, the kept
+        candidate's position in the inputs and its score (-inf when none).
     """
-    iou = segment_iou_matrix(kept[:, None, :], cand_seg)[:, 0, :]  # (K, Nmax)
-    w = torch.where(cand_valid & (iou >= voting_thresh), cand_score * iou, torch.zeros_like(iou))
-    den = w.sum(dim=1, keepdim=True)
-    refined = (w[..., None] * cand_seg).sum(dim=1) / den.where(den > 0, torch.ones_like(den))
-    return torch.where(den > 0, refined, kept)
+    _, counts = torch.unique(grp, return_counts=True)
+    order = torch.sort(grp, stable=True).indices  # input order inside a group: ties go to the lower index
+    g_sorted = grp[order]
+    col = torch.arange(len(grp), device=grp.device) - (torch.cumsum(counts, 0) - counts)[g_sorted]
+    shape = (len(counts), int(counts.max()))
+    ninf = torch.full((), float('-inf'), dtype=score.dtype, device=score.device)
+    live = torch.full(shape, float('-inf'), dtype=score.dtype, device=score.device)
+    live[g_sorted, col] = score[order]
+    pos = torch.zeros(shape, dtype=torch.long, device=grp.device)
+    pos[g_sorted, col] = order
+    ends = torch.zeros((shape[0], 3, shape[1]), dtype=score.dtype, device=score.device)
+    ends[g_sorted, :, col] = torch.stack([seg[order, 0], seg[order, 1], (seg[order, 1] - seg[order, 0]).clamp(min=0)], 1)
+    start, end, length = ends.unbind(1)
+    kept_col = torch.zeros(shape[0], n_steps, dtype=torch.long, device=grp.device)
+    kept_score = torch.full((shape[0], n_steps), float('-inf'), dtype=score.dtype, device=score.device)
+    for step in range(n_steps):
+        best = live.argmax(dim=1, keepdim=True)  # first maximum: lowest input index on ties
+        best_score = live.gather(1, best)
+        kept_col[:, step:step + 1] = best
+        kept_score[:, step:step + 1] = best_score
+        if step % 4 == 3 and bool(_done(live, kept_score[:, :step + 1], cfg['max_seg_num'])):
+            break  # checked every few steps: a sync per step costs more than idle steps
+        live.scatter_(1, best, float('-inf'))
+        b = ends.gather(2, best[:, None, :].expand(-1, 3, 1))  # (G, 3, 1)
+        live.mul_(_decay(start, end, length, b[:, 0], b[:, 1], b[:, 2], cfg['method'], cfg['sigma'],
+                         cfg['iou_threshold']))
+        live = torch.where(live >= cfg['min_score'], live, ninf)
+    return pos.gather(1, kept_col), kept_score
 
 
-def _done(live: Tensor, best_score: Tensor, kept_score: Tensor, max_seg_num: int) -> Tensor:
+def _kernel_flat(score: Tensor, seg: Tensor, grp: Tensor, n_steps: int, cfg: dict) -> tuple[Tensor, Tensor]:
+    """Lock-step Soft-NMS on the flat ``(N,)`` layout with per-group
+    ``scatter_reduce``; same contract as :func:`_kernel_padded`."""
+    n, n_groups = len(score), int(grp.max()) + 1
+    device = score.device
+    ninf = torch.full((), float('-inf'), dtype=score.dtype, device=device)
+    live = score.clone()
+    start, end = seg[:, 0].contiguous(), seg[:, 1].contiguous()
+    ends = torch.stack([start, end, (end - start).clamp(min=0)])  # (3, N)
+    length = ends[2]
+    index = torch.arange(n, device=device)
+    no_max = torch.full((n_groups,), float('-inf'), dtype=score.dtype, device=device)
+    no_pos = torch.full((n_groups,), n, dtype=torch.long, device=device)
+    kept_pos = torch.zeros(n_groups, n_steps, dtype=torch.long, device=device)
+    kept_score = torch.full((n_groups, n_steps), float('-inf'), dtype=score.dtype, device=device)
+    for step in range(n_steps):
+        group_max = no_max.scatter_reduce(0, grp, live, 'amax')
+        # First maximum of each group: lowest input index on ties.
+        best = no_pos.scatter_reduce(0, grp, torch.where(live == group_max[grp], index, n), 'amin')
+        kept_pos[:, step] = best
+        kept_score[:, step] = group_max
+        if step % 4 == 3 and bool(_done(live, kept_score[:, :step + 1], cfg['max_seg_num'])):
+            break
+        live.index_fill_(0, best, float('-inf'))
+        b = ends[:, best[grp]]  # (3, N): each candidate's group's kept segment
+        live.mul_(_decay(start, end, length, b[0], b[1], b[2], cfg['method'], cfg['sigma'], cfg['iou_threshold']))
+        live = torch.where(live >= cfg['min_score'], live, ninf)
+    return kept_pos, kept_score
+
+
+def _done(live: Tensor, kept_score: Tensor, max_seg_num: int) -> Tensor:
     """True once nothing kept later can enter the final top ``max_seg_num``.
 
     Later picks score at most the current best live score (decay never
@@ -95,6 +139,19 @@ def _done(live: Tensor, best_score: Tensor, kept_score: Tensor, max_seg_num: int
     """
     bound = live.max()
     return (bound == float('-inf')) | ((kept_score > bound).sum() >= max_seg_num)
+
+
+def _score_voting(kept: Tensor, kept_group: Tensor, cand_seg: Tensor, cand_score: Tensor, cand_group: Tensor,
+                  voting_thresh: float) -> Tensor:
+    """Score voting: each kept segment ``(K, 2)`` becomes the ``score * iou``
+    weighted mean of the candidates ``(N, 2)`` of its group overlapping it by
+    ``>= voting_thresh``."""
+    iou = segment_iou_matrix(kept, cand_seg)  # (K, N)
+    w = torch.where((kept_group[:, None] == cand_group[None, :]) & (iou >= voting_thresh),
+                    cand_score[None, :] * iou, torch.zeros_like(iou))
+    den = w.sum(dim=1, keepdim=True)
+    refined = (w[:, :, None] * cand_seg[None]).sum(dim=1) / den.where(den > 0, torch.ones_like(den))
+    return torch.where(den > 0, refined, kept)
 
 
 def batched_soft_nms(
@@ -152,46 +209,20 @@ def batched_soft_nms(
     if len(cand) == 0 or max_seg_num <= 0:
         return empty
 
-    valid, (p_score, p_seg, p_idx) = _pad_groups(key[cand], scores[cand], segments[cand], cand)
-    n_groups, n_max = valid.shape
-    ninf = torch.full((), float('-inf'), dtype=p_score.dtype, device=device)
-    # Dead entries hold -inf; a decay weight of 0 turns them into NaN, which
-    # the ">= min_score" test sends back to -inf.
-    live = torch.where(valid, p_score, ninf)
-    start, end = p_seg[..., 0], p_seg[..., 1]
-    length = (end - start).clamp(min=0)
-    ends = torch.stack([start, end, length], dim=1)  # (G, 3, Nmax): one gather per step
-    # Clamping the union at the smallest subnormal turns 0/0 into 0 and leaves
-    # every positive union unchanged.
-    tiny = torch.nextafter(torch.zeros((), dtype=p_score.dtype), torch.ones((), dtype=p_score.dtype)).item()
-    n_steps = min(max_seg_num, n_max)
-    kept_pos = torch.zeros(n_groups, n_steps, dtype=torch.long, device=device)
-    kept_score = torch.full((n_groups, n_steps), float('-inf'), dtype=p_score.dtype, device=device)
-    for step in range(n_steps):
-        best = live.argmax(dim=1, keepdim=True)  # first maximum: lowest input index on ties
-        best_score = live.gather(1, best)
-        kept_pos[:, step:step + 1] = best
-        kept_score[:, step:step + 1] = best_score
-        if step % 4 == 3 and bool(_done(live, best_score, kept_score[:, :step + 1], max_seg_num)):
-            break  # checked every few steps: a sync per step costs more than idle steps
-        live.scatter_(1, best, float('-inf'))
-        b_start, b_end, b_len = ends.gather(2, best[:, None, :].expand(-1, 3, 1)).unbind(1)  # (G, 1) each
-        inter = torch.minimum(end, b_end) - torch.maximum(start, b_start)
-        inter.clamp_(min=0)
-        union = b_len + length - inter
-        iou = inter.div_(union.clamp_(min=tiny))
-        live.mul_(_decay(iou, method, sigma, iou_threshold))
-        live = torch.where(live >= min_score, live, ninf)
-
-    ok = torch.isfinite(kept_score)
-    row = torch.arange(n_groups, device=device)[:, None].expand_as(kept_score)[ok]
-    idx = p_idx.gather(1, kept_pos)[ok]
-    score = kept_score[ok]
+    c_seg, c_score = segments[cand], scores[cand]
+    _, grp, counts = torch.unique(key[cand], return_inverse=True, return_counts=True)
+    n_steps = min(max_seg_num, int(counts.max()))
+    cfg = dict(method=method, sigma=sigma, iou_threshold=iou_threshold, min_score=min_score, max_seg_num=max_seg_num)
+    padded = len(counts) * int(counts.max()) <= 2 * len(cand)  # little padding waste
+    kernel = _kernel_padded if padded else _kernel_flat
+    pos, score = kernel(c_score, c_seg, grp, n_steps, cfg)
+    ok = torch.isfinite(score)
+    pos, score = pos[ok], score[ok]
     # Descending score, lowest input index first among ties.
-    by_idx = torch.argsort(idx)
-    top = by_idx[torch.sort(-score[by_idx], stable=True).indices][:max_seg_num]
-    idx, score, row = idx[top], score[top], row[top]
-    seg = segments[idx]
+    by_pos = torch.argsort(pos)
+    top = by_pos[torch.sort(-score[by_pos], stable=True).indices][:max_seg_num]
+    pos, score = pos[top], score[top]
+    seg = c_seg[pos]
     if voting_thresh > 0:
-        seg = _score_voting(seg, p_seg[row], p_score[row], valid[row], voting_thresh)
-    return seg, score, labels[idx]
+        seg = _score_voting(seg, grp[pos], c_seg, c_score, grp, voting_thresh)
+    return seg, score, labels[cand[pos]]

@@ -14,11 +14,12 @@ separates class prompts clearly, which the synthetic data and the classifier
 rely on.
 """
 import os
-import uuid
 from typing import Optional
 
 import torch
 from torch import nn
+
+from zeetad.utils.atomic_io import atomic_path
 
 from .open_clip_loader import register_model_config
 
@@ -72,18 +73,6 @@ def make_random_clip_checkpoint(path: str, model_config_file: str = TINY_CLIP_CO
     if model is None:
         model = build_random_clip(model_config_file, seed, attn_gain)
     path = os.path.abspath(os.path.expanduser(path))
-    folder = os.path.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    # A unique sibling name opened with 'xb' (not mkstemp, which forces mode 0600).
-    tmp = os.path.join(folder, f'.{os.path.basename(path)}.{os.getpid()}.{uuid.uuid4().hex}.tmp')
-    try:
-        with open(tmp, 'xb') as f:
-            torch.save(model.state_dict(), f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(model.state_dict(), tmp)
     return path

@@ -1,1 +1,1 @@
-
+"""Small shared utilities."""

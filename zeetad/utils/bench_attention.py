@@ -47,7 +47,8 @@ def _fwd_bwd(fn, inputs, grad):
 
 def compare_attention(case: AttentionCase, methods=('auto', 'dense', 'gather', 'grid_sample'), repeat: int = 5,
                       naive_batch: int = 1, device: str = 'cpu') -> list[dict]:
-    """Rows ``dict(method, forward_ms, fwd_bwd_ms, speedup_vs_naive, max_abs_diff, note)``.
+    """Rows ``dict(method, forward_ms, fwd_bwd_ms, speedup_vs_naive, max_abs_diff, note)``; the pure-PyTorch
+    timings are the best of ``repeat`` calls (robust to other jobs on a shared machine).
 
     The naive loop is timed (forward only, once) on the first ``naive_batch`` samples and scaled linearly to
     ``case.batch``: it makes one Python iteration per (sample, query, head, level, point), so its cost is
@@ -75,7 +76,7 @@ def compare_attention(case: AttentionCase, methods=('auto', 'dense', 'gather', '
             fwd = time_calls(lambda: fn(*inputs), repeat, warmup=1, device=device)
         both = time_calls(lambda: _fwd_bwd(fn, inputs, grad), repeat, warmup=1, device=device)
         diff = float((out[:naive_batch] - ref).abs().max())
-        rows.append(dict(method=method, forward_ms=fwd.median * 1e3, fwd_bwd_ms=both.median * 1e3,
-                         speedup_vs_naive=naive_ms / (fwd.median * 1e3), max_abs_diff=diff,
+        rows.append(dict(method=method, forward_ms=fwd.best * 1e3, fwd_bwd_ms=both.best * 1e3,
+                         speedup_vs_naive=naive_ms / (fwd.best * 1e3), max_abs_diff=diff,
                          note='what the model runs' if method == 'auto' else ''))
     return rows

@@ -125,9 +125,19 @@ def synthetic_windows(batch: int, length: int, loc_dim: int, clip_dim: Optional[
 
 def build_optim_wrapper(model: torch.nn.Module, cfg):
     """The config's ``optim_wrapper`` (AdamW, per-key lr multipliers, gradient clipping) for ``model``."""
+    import logging
+
+    from mmengine.logging import MMLogger
     from mmengine.optim import build_optim_wrapper as _build
+
     import zeetad.engine  # noqa: F401  (zeetad's optimizer wrapper registrations, if any)
-    return _build(model, copy.deepcopy(cfg.optim_wrapper))
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)  # paramwise_cfg otherwise logs a line per frozen or multiplied parameter
+    try:
+        return _build(model, copy.deepcopy(cfg.optim_wrapper))
+    finally:
+        logger.setLevel(level)
 
 
 def train_step_phases(model, optim_wrapper, batch: dict, device: str = 'cpu') -> dict:

@@ -188,9 +188,7 @@ def iter_frames(path: str, fps: float, start_s: float = 0.0, end_s: Optional[flo
     av = _av()
     container = _open(path)
     try:
-        stream = container.streams.video[0]
-        stream.thread_type = 'AUTO'
-        stream.thread_count = int(threads)
+        stream = _prepare(container, threads)
         rate = _stream_rate(stream)
         tick = Fraction(stream.time_base) if stream.time_base is not None else Fraction(1, 1000)
         # Containers round times to their tick (Matroska: 1 ms), so a frame meant for k/fps may be stored
@@ -203,11 +201,30 @@ def iter_frames(path: str, fps: float, start_s: float = 0.0, end_s: Optional[flo
         if start_s > 0 and origin is not None and stream.time_base is not None:
             target = origin + Fraction(k) / step
             container.seek(int(target / Fraction(stream.time_base)), stream=stream, backward=True)
-        yield from _sample(container, stream, path, k, step, end, origin, rate, tol, seeked=start_s > 0)
+            try:
+                yield from _sample(container, stream, path, k, step, end, origin, rate, tol, seeked=True)
+                return
+            except _SeekMissed:
+                # Decode from the start instead, on a fresh demuxer (seeking back is as unreliable).
+                container.close()
+                container = _open(path)
+                stream = _prepare(container, threads)
+        yield from _sample(container, stream, path, k, step, end, origin, rate, tol, seeked=False)
     except av.error.FFmpegError as e:
         raise VideoDecodeError(path, f'decoding failed: {e}') from None
     finally:
         container.close()
+
+
+class _SeekMissed(Exception):
+    """A seek did not land on a keyframe at or before the first wanted time (raised before any yield)."""
+
+
+def _prepare(container, threads: int):
+    stream = container.streams.video[0]
+    stream.thread_type = 'AUTO'
+    stream.thread_count = int(threads)
+    return stream
 
 
 def _sample(container, stream, path: str, k: int, step: Fraction, end: Optional[Fraction],
@@ -215,7 +232,18 @@ def _sample(container, stream, path: str, k: int, step: Fraction, end: Optional[
     """The sampling loop of :func:`iter_frames` over one opened container."""
     last_frame, last_time, prev_time = None, None, None
     decoded = 0
+    awaiting_key = seeked
     for index, frame in enumerate(container.decode(stream)):
+        if awaiting_key:
+            # After a seek, frames before the first keyframe may reference data never decoded (MPEG-TS
+            # seeks by bytes and lands mid-GOP): drop them; if the keyframe is already past the first
+            # wanted time, or times cannot be trusted, start over from the beginning.
+            if not frame.key_frame:
+                continue
+            awaiting_key = False
+            if frame.pts is None or frame.time_base is None or \
+                    frame.pts * Fraction(frame.time_base) - origin > Fraction(k) / step + tol:
+                raise _SeekMissed
         decoded += 1
         t_abs = _frame_time(frame, index, rate)
         if t_abs is None:
@@ -223,11 +251,6 @@ def _sample(container, stream, path: str, k: int, step: Fraction, end: Optional[
         if origin is None:
             origin = t_abs
         t = t_abs - origin
-        if seeked and index == 0 and t > Fraction(k) / step + tol:
-            # The demuxer landed after the first wanted time: decode from the start instead.
-            container.seek(0, stream=stream, backward=True, any_frame=False)
-            yield from _sample(container, stream, path, k, step, end, origin, rate, tol, seeked=False)
-            return
         rgb = None
         while t + tol >= Fraction(k) / step:
             ts = Fraction(k) / step
@@ -237,13 +260,16 @@ def _sample(container, stream, path: str, k: int, step: Fraction, end: Optional[
             yield float(ts), rgb
             k += 1
         prev_time, last_time, last_frame = last_time, t, frame
+    if awaiting_key:
+        raise _SeekMissed
     if decoded == 0:
         raise VideoDecodeError(path, 'no frame could be decoded')
-    stop = last_time + _frame_duration(last_frame, rate, prev_time, last_time)
+    # The tolerance absorbs container rounding of the video's end, not of the caller's end_s.
+    stop = last_time + _frame_duration(last_frame, rate, prev_time, last_time) - tol
     if end is not None:
         stop = min(stop, end)
     rgb = None
-    while Fraction(k) / step < stop - tol:
+    while Fraction(k) / step < stop:
         rgb = _to_rgb(last_frame) if rgb is None else rgb.copy()
         yield float(Fraction(k) / step), rgb
         k += 1

@@ -127,8 +127,11 @@ class FeatureFileWriter:
             raise OSError(f'cannot open feature file {self.path} ({e}); if a run was killed while writing '
                           'it, move it away or pass --overwrite') from None
         try:
-            if fresh or not len(self._h5.attrs):
+            if fresh or (not len(self._h5.attrs) and not len(self._h5)):
                 self._h5.attrs.update(_attr_values(self.run_attrs))
+            elif 'format' not in self._h5.attrs:
+                raise FeatureFileMismatch(f'{self.path} exists and was not written by this tool; use another '
+                                          'output file, or --overwrite to replace it')
             else:
                 check_run_attrs(self.path, dict(self._h5.attrs), self.run_attrs)
             self.dropped_incomplete = self._drop_incomplete()

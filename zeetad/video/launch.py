@@ -94,13 +94,17 @@ def run_extraction(source: str, out_path: str, *, model_name: Optional[str] = 'V
         skip = set() if overwrite else complete_ids(out_path)
     if env.launched:
         _init_group(dist_timeout_h)
+    if not pretrained:
+        logger.warning('no pretrained weights given: the CLIP model is randomly initialised, so the features '
+                       'are only good for testing (pass --pretrained openai or a checkpoint file)')
     dev = resolve_device(device, env.local_rank)
     encoder = ClipImageEncoder(model_name, pretrained, model_config_file, cache_dir, normalize=normalize,
                                precision=precision, preprocess_overrides=preprocess_overrides).to_device(dev)
     desc = 'CLIP features' if env.world_size == 1 else f'rank {env.rank}'
     report = extract_features(mine, target, encoder, fps=fps, batch_size=batch_size, num_workers=num_workers,
                               dtype=dtype, chunk_frames=chunk_frames, decoder_threads=decoder_threads,
-                              overwrite=overwrite, skip_ids=skip, progress=progress and env.rank == 0,
+                              overwrite=overwrite, skip_ids=skip,
+                              progress=progress and (env.rank == 0 or not env.launched),
                               desc=desc)
     if env.launched:
         report, merge_result = _finish_group(report, out_path, merge, keep_shards, overwrite, env)

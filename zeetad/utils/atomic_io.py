@@ -1,0 +1,47 @@
+"""All-or-nothing file writes: a reader (or a resumed run) never sees a half-written file under its final name."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, suffix: str = '.tmp') -> Iterator[str]:
+    """Yield a temporary path beside ``path``; on success it is fsynced and renamed onto ``path``, on any
+    error (or Ctrl-C) it is removed and ``path`` keeps its previous content."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.' + os.path.basename(path) + '.', suffix=suffix, dir=folder)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; the final file gets the usual permissions
+    try:
+        yield tmp
+        with open(tmp, 'rb') as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str, data: bytes) -> None:
+    with atomic_path(path) as tmp, open(tmp, 'wb') as f:
+        f.write(data)
+
+
+def atomic_write_text(path: str, text: str, encoding: str = 'utf-8') -> None:
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+def atomic_write_json(path: str, content, indent: int = 1) -> None:
+    atomic_write_text(path, json.dumps(content, indent=indent))
