@@ -53,7 +53,8 @@ def synthetic_anet(n_videos: int, n_preds: int, n_classes: int, seed: int = 0) -
         far = np.stack([s, np.minimum(dur, s + rng.uniform(1, dur / 2, len(s)))], 1)
         segs = np.concatenate([near, far])
         scores = np.concatenate([rng.uniform(0.3, 1, n_near), rng.uniform(0, 0.7, n_preds - n_near)])
-        labs = np.where(rng.uniform(size=n_preds) < 0.7, label, np.array(classes)[rng.integers(n_classes, size=n_preds)])
+        other = np.array(classes)[rng.integers(n_classes, size=n_preds)]
+        labs = np.where(rng.uniform(size=n_preds) < 0.7, label, other)
         preds[vid] = [{'label': str(c), 'score': float(p), 'segment': [float(a), float(b)]}
                       for (a, b), p, c in zip(segs, scores, labs)]
     return gt, preds

@@ -29,9 +29,9 @@ os.environ.setdefault('KINETO_LOG_LEVEL', '5')
 import torch  # noqa: E402
 
 from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
-                                      model_cfg_for_benchmark, parameter_rows, split_classes, synthetic_windows,
-                                      train_step_phases)
-from zeetad.utils.benchmark import format_table, peak_memory, set_threads  # noqa: E402
+                                      model_cfg_for_benchmark, parameter_rows, split_classes,
+                                      static_memory_mib, synthetic_windows, train_step_phases)
+from zeetad.utils.benchmark import format_table, peak_memory, saved_tensors_mib, set_threads  # noqa: E402
 from zeetad.utils.model_report import (attention_section, inference_section, machine_line,  # noqa: E402
                                        profile_section)
 
@@ -77,8 +77,9 @@ def train_section(model, cfg, args, classes, out):
         c0 = time.process_time()
         steps.append(train_step_phases(model, optim, batch, args.device))
         cpu.append(time.process_time() - c0)
-    with peak_memory(args.device) as mem:
+    with peak_memory(args.device) as mem, saved_tensors_mib(list(model.parameters())) as saved:
         train_step_phases(model, optim, batch, args.device)
+    static = static_memory_mib(model)
     med = {k: sorted(s[k] for s in steps)[len(steps) // 2] for k in ('preprocess', 'forward', 'backward', 'optimizer',
                                                                      'total')}
     rows = [(k, f'{med[k] * 1e3:.0f}', f'{min(s[k] for s in steps) * 1e3:.0f}', f'{100 * med[k] / med["total"]:.0f}%')
@@ -92,10 +93,14 @@ def train_section(model, cfg, args, classes, out):
     cpu_med = sorted(cpu)[len(cpu) // 2]
     print(f'train step rate: {rate:.2f} samples/s ({1 / med["total"]:.2f} steps/s); process CPU time '
           f'{cpu_med:.2f} s per step ({cpu_med / med["total"]:.1f} cores busy on average)')
-    print(f'peak memory of one step: +{mem.delta_mib:.0f} MiB over {mem.base_mib:.0f} MiB ({mem.method})')
+    print(f'memory: parameters {static["parameters"]:.0f} MiB + gradients {static["gradients"]:.0f} MiB + AdamW '
+          f'state {static["optimizer"]:.0f} MiB = {static["total"]:.0f} MiB static; activations saved for backward '
+          f'{saved["mib"]:.0f} MiB; peak of one step +{mem.delta_mib:.0f} MiB over {mem.base_mib:.0f} MiB '
+          f'({mem.method})')
     out['train'] = dict(batch=args.batch_size, window=args.window, median_s=med, samples_per_s=rate,
                         cpu_s_per_step=cpu_med, peak_mib=mem.peak_mib, base_mib=mem.base_mib,
-                        peak_delta_mib=mem.delta_mib, memory_method=mem.method)
+                        peak_delta_mib=mem.delta_mib, memory_method=mem.method, saved_activations_mib=saved['mib'],
+                        static_mib=static)
     out['step_rate_samples_per_s'] = rate
     return optim, batch
 
@@ -107,25 +112,27 @@ def long_section(model, optim, args, classes, out):
     batch = synthetic_windows(args.long_batch, args.long_length, loc_dim, clip_dim, classes, seed=1)
     model.train()
     train_step_phases(model, optim, batch, args.device)  # warm-up: new shapes
-    with peak_memory(args.device) as mem:
+    with peak_memory(args.device) as mem, saved_tensors_mib(list(model.parameters())) as saved:
         step = train_step_phases(model, optim, batch, args.device)
     win = out['train']
     per_window = win['median_s']['total'] / win['batch']
     n_windows = args.long_length / win['window']
     long_per_sample = step['total'] / args.long_batch
     rows = [(f'{win["batch"]} windows of {win["window"]}', win['batch'], f'{win["median_s"]["total"] * 1e3:.0f}',
-             f'{per_window * 1e3:.0f}', f'{per_window * n_windows * 1e3:.0f}', f'+{win["peak_delta_mib"]:.0f}'),
+             f'{per_window * 1e3:.0f}', f'{per_window * n_windows * 1e3:.0f}',
+             f'{win["saved_activations_mib"]:.0f}', f'+{win["peak_delta_mib"]:.0f}'),
             (f'full sequence of {args.long_length}', args.long_batch, f'{step["total"] * 1e3:.0f}',
-             f'{long_per_sample * 1e3:.0f}', f'{long_per_sample * 1e3:.0f}', f'+{mem.delta_mib:.0f}')]
+             f'{long_per_sample * 1e3:.0f}', f'{long_per_sample * 1e3:.0f}', f'{saved["mib"]:.0f}',
+             f'+{mem.delta_mib:.0f}')]
     print(f'\n## Full-sequence equivalent: {args.long_length} snippets = {n_windows:g} non-overlapping windows of '
           f'{win["window"]} (one step each; training windows overlap 0.75, i.e. 4x more windows per video)')
     print(format_table(['input', 'batch', 'step ms', 'ms / sample', f'ms / {args.long_length} snippets',
-                        'peak MiB'], rows))
+                        'saved activations MiB', 'step peak MiB'], rows))
     print(f'batch {win["batch"]} at {args.long_length}: about {long_per_sample * win["batch"]:.1f} s per step '
           f'(extrapolated linearly from batch {args.long_batch})')
     out['long'] = dict(length=args.long_length, batch=args.long_batch, step_s=step['total'],
                        per_sample_s=long_per_sample, windowed_equivalent_s=per_window * n_windows,
-                       peak_delta_mib=mem.delta_mib)
+                       peak_delta_mib=mem.delta_mib, saved_activations_mib=saved['mib'])
 
 
 def main(argv=None) -> dict:

@@ -42,6 +42,7 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--frames', type=int, default=32, help='frames scored in the LVLM measurement')
     p.add_argument('--frame-size', type=int, nargs=2, default=[180, 320], metavar=('H', 'W'))
+    p.add_argument('--threads', type=int, default=None, help='torch CPU threads (default: torch\'s choice)')
     p.add_argument('--out', help='write all figures as JSON here')
     return p.parse_args(argv)
 
@@ -166,6 +167,9 @@ def bench_lvlm(args) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
     results = {}
     for section in args.sections:
         results[section] = {'synthetic': bench_synthetic, 'intervals': bench_intervals, 'lvlm': bench_lvlm}[section](args)

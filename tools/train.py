@@ -31,7 +31,8 @@ def parse_args(argv=None):
     p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     p.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = p.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    if args.launcher != 'none':  # torch.distributed.launch passes --local-rank instead of the variable
+        os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 
 

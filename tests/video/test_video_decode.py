@@ -107,7 +107,7 @@ def test_sample_count():
     assert sample_count(1.6683333, 3.0) == 6
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(sorted(VIDEOS)), fps=st.floats(0.2, 70.0), start=st.floats(0.0, 2.0),
        span=st.one_of(st.none(), st.floats(0.0, 2.0)))
 def test_sampling_rule_holds_for_any_rate_and_window(video_files, name, fps, start, span):
@@ -115,9 +115,16 @@ def test_sampling_rule_holds_for_any_rate_and_window(video_files, name, fps, sta
     end = None if span is None else start + span
     out = list(iter_frames(video_files[name], fps, start_s=start, end_s=end))
     step = Fraction(fps).limit_denominator(10 ** 6)
-    video_end = Fraction(num) / rate - Fraction(1, 10 ** 6)
+    video_end, ms = Fraction(num) / rate, Fraction(1, 1000)
     stop = video_end if end is None else min(video_end, Fraction(end).limit_denominator(10 ** 9))
     first = math.ceil(Fraction(start).limit_denominator(10 ** 9) * step - Fraction(1, 10 ** 9))
-    expected = [k for k in range(first, first + 10_000) if Fraction(k) / step < stop]
-    assert [t for t, _ in out] == [float(Fraction(k) / step) for k in expected]
-    assert [read_index(f) for _, f in out] == [expected_index(t, rate, num) for t, _ in out]
+    expected = [float(Fraction(k) / step) for k in range(first, first + 10_000) if Fraction(k) / step < stop]
+    times = [t for t, _ in out]
+    # A timestamp within 1 ms of the video's end may fall either side of the container's rounded end.
+    optional = [t for t in expected if Fraction(t).limit_denominator(10 ** 9) >= video_end - ms]
+    assert times == expected or times == [t for t in expected if t not in optional]
+    for t, frame in out:
+        want = expected_index(t, rate, num)
+        # Within 1 ms after a frame's start the container's rounding of times may pick that frame.
+        just_after = want > 0 and Fraction(t).limit_denominator(10 ** 9) - (want - 1) / rate <= Fraction(1, 1000)
+        assert read_index(frame) in ((want - 1, want) if just_after else (want,)), (t, want)

@@ -30,7 +30,7 @@ def train_and_test(config: str, work_dir: str, options: Optional[dict] = None, t
         raise FileNotFoundError(f'no checkpoint to test in {work_dir}')
     test_cfg.test_evaluator['out_file'] = os.path.join(work_dir, 'predictions.json')
     test_cfg.test_evaluator['result_dir'] = work_dir
-    runner = build_runner(test_cfg)
+    runner = build_runner(test_cfg, stage='test')
     metrics = runner.test()
     del runner
     gc.collect()

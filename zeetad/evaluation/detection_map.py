@@ -120,7 +120,7 @@ def average_precision_detection(
     # True positives as (threshold, class) list ids and positions in the ranking.
     rank_of = np.empty(n, np.int64)
     rank_of[rank] = np.arange(n)
-    t_idx, w_idx = np.nonzero(tp_walk)
+    t_idx, w_idx = np.divmod(tp_walk, max(n, 1))
     key = np.sort(t_idx * n + rank_of[walk[w_idx]])
     t_idx, r_idx = np.divmod(key, max(n, 1))
     cls = pl[rank[r_idx]]

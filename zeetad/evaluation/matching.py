@@ -118,12 +118,13 @@ def greedy_match(
         tiou_thresholds: ``(T,)`` thresholds.
 
     Returns:
-        ``(T, N)`` bool, True where the prediction is a true positive.
+        ``(P,)`` int64 flat indices ``t * N + i`` of the true positives
+        (threshold ``t``, prediction ``i``), unordered.
     """
     n, m, n_thr = len(pred_group), len(gt_group), len(tiou_thresholds)
-    tp = np.zeros((n_thr, n), dtype=bool)
+    none = np.zeros(0, np.int64)
     if n == 0 or m == 0 or n_thr == 0:
-        return tp
+        return none
     lo = np.searchsorted(gt_group, pred_group, side='left')
     hi = np.searchsorted(gt_group, pred_group, side='right')
     counts = hi - lo
@@ -135,10 +136,10 @@ def greedy_match(
     useful = tiou >= tiou_thresholds.min()
     pi, gi, tiou = pi[useful], gi[useful], tiou[useful]
     if len(pi) == 0:
-        return tp
+        return none
 
     t1, p1, g1, grp1, pair_group = _first_round(pi, gi, tiou, pred_group, tiou_thresholds)
-    tp[t1, p1] = True
+    tp = [t1 * n + p1]
     # Only groups with several instances can match again.
     multi = counts[pi] > 1
     if multi.any():
@@ -146,21 +147,22 @@ def greedy_match(
         first_gt = first.copy()
         first[t1, grp1] = p1
         first_gt[t1, grp1] = g1
-        _later_rounds(tp, pi[multi], gi[multi], tiou[multi], pair_group[multi], first, first_gt, tiou_thresholds)
-    return tp
+        tp += _later_rounds(n, pi[multi], gi[multi], tiou[multi], pair_group[multi], first, first_gt,
+                            tiou_thresholds)
+    return np.concatenate(tp).astype(np.int64)
 
 
-def _later_rounds(tp: np.ndarray, pi: np.ndarray, gi: np.ndarray, tiou: np.ndarray, group: np.ndarray,
-                  first: np.ndarray, first_gt: np.ndarray, thresholds: np.ndarray) -> None:
+def _later_rounds(n: int, pi: np.ndarray, gi: np.ndarray, tiou: np.ndarray, group: np.ndarray,
+                  first: np.ndarray, first_gt: np.ndarray, thresholds: np.ndarray) -> list:
     """Rounds two onwards, all thresholds and groups at once.
 
     Args:
-        tp: ``(T, N)`` output, set in place.
+        n: number of predictions.
         pi, gi, tiou, group: ``(P,)`` pairs sorted by prediction (walk order),
             instances ascending within one prediction.
         first, first_gt: ``(T, G)`` round one's match per threshold and group.
     """
-    n_thr, n = tp.shape
+    n_thr = len(thresholds)
     m = int(gi.max()) + 1
     n_groups = first.shape[1]
     # Live pairs at threshold t: reach it, come after round one's match and
@@ -176,7 +178,7 @@ def _later_rounds(tp: np.ndarray, pi: np.ndarray, gi: np.ndarray, tiou: np.ndarr
     gt = gi[sel].astype(itype) + offsets * itype(m)
     tiou = tiou[sel]
 
-    flat_tp = tp.reshape(-1)
+    matches = []
     locked = np.zeros(n_thr * m, dtype=bool)
     while len(seg):
         # In each segment the earliest prediction that still has a live pair
@@ -187,7 +189,8 @@ def _later_rounds(tp: np.ndarray, pi: np.ndarray, gi: np.ndarray, tiou: np.ndarr
         run = np.flatnonzero(pred == head)
         _, chosen = _first_argmax_per_run(tiou[run], _run_starts(seg[run]))
         chosen = run[chosen]
-        flat_tp[pred[chosen]] = True
+        matches.append(pred[chosen])
         locked[gt[chosen]] = True
         live = (pred > head) & ~locked[gt]
         seg, pred, gt, tiou = seg[live], pred[live], gt[live], tiou[live]
+    return matches

@@ -38,11 +38,11 @@ def segment_iou_matrix(a: Tensor, b: Tensor) -> Tensor:
     """
     inter = torch.minimum(a[..., :, None, 1], b[..., None, :, 1]) - torch.maximum(a[..., :, None, 0],
                                                                                   b[..., None, :, 0])
-    inter = inter.clamp(min=0)
+    inter.clamp_(min=0)
     len_a = (a[..., 1] - a[..., 0]).clamp(min=0)
     len_b = (b[..., 1] - b[..., 0]).clamp(min=0)
     union = len_a[..., :, None] + len_b[..., None, :] - inter
-    return torch.where(union > 0, inter / union.where(union > 0, torch.ones_like(union)), torch.zeros_like(union))
+    return inter.div_(union).nan_to_num_(0.0)  # 0/0 (two zero-length segments) -> 0
 
 
 def _decay(start: Tensor, end: Tensor, length: Tensor, b_start: Tensor, b_end: Tensor, b_len: Tensor,
@@ -81,7 +81,8 @@ def _kernel_padded(score: Tensor, seg: Tensor, grp: Tensor, n_steps: int, cfg: d
     pos = torch.zeros(shape, dtype=torch.long, device=grp.device)
     pos[g_sorted, col] = order
     ends = torch.zeros((shape[0], 3, shape[1]), dtype=score.dtype, device=score.device)
-    ends[g_sorted, :, col] = torch.stack([seg[order, 0], seg[order, 1], (seg[order, 1] - seg[order, 0]).clamp(min=0)], 1)
+    s_seg = seg[order]
+    ends[g_sorted, :, col] = torch.stack([s_seg[:, 0], s_seg[:, 1], (s_seg[:, 1] - s_seg[:, 0]).clamp(min=0)], 1)
     start, end, length = ends.unbind(1)
     kept_col = torch.zeros(shape[0], n_steps, dtype=torch.long, device=grp.device)
     kept_score = torch.full((shape[0], n_steps), float('-inf'), dtype=score.dtype, device=score.device)
@@ -147,10 +148,10 @@ def _score_voting(kept: Tensor, kept_group: Tensor, cand_seg: Tensor, cand_score
     weighted mean of the candidates ``(N, 2)`` of its group overlapping it by
     ``>= voting_thresh``."""
     iou = segment_iou_matrix(kept, cand_seg)  # (K, N)
-    w = torch.where((kept_group[:, None] == cand_group[None, :]) & (iou >= voting_thresh),
-                    cand_score[None, :] * iou, torch.zeros_like(iou))
+    use = (kept_group[:, None] == cand_group[None, :]) & (iou >= voting_thresh)
+    w = iou.mul_(cand_score).mul_(use)
     den = w.sum(dim=1, keepdim=True)
-    refined = (w[:, :, None] * cand_seg[None]).sum(dim=1) / den.where(den > 0, torch.ones_like(den))
+    refined = (w @ cand_seg) / den.where(den > 0, torch.ones_like(den))
     return torch.where(den > 0, refined, kept)
 
 

@@ -19,7 +19,7 @@ from .benchmark import no_network, sync
 
 __all__ = ['REPO_ROOT', 'THUMOS14_CONFIG', 'load_config', 'model_cfg_for_benchmark', 'build_model', 'BuiltModel',
            'split_classes', 'synthetic_windows', 'train_step_phases', 'build_optim_wrapper', 'count_parameters',
-           'parameter_rows', 'video_windows']
+           'static_memory_mib', 'parameter_rows', 'video_windows']
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 THUMOS14_CONFIG = str(REPO_ROOT / 'configs' / 'zeetad' / 'zeetad_thumos14_i3d_clip.py')
@@ -173,6 +173,17 @@ def count_parameters(module: torch.nn.Module) -> tuple[int, int]:
         total += p.numel()
         trainable += p.numel() if p.requires_grad else 0
     return total, trainable
+
+
+def static_memory_mib(model: torch.nn.Module, optimizer_states: int = 2) -> dict:
+    """MiB held between steps: parameters, gradients of the trainable ones, and ``optimizer_states`` tensors
+    per trainable parameter (AdamW: exp_avg and exp_avg_sq)."""
+    params = {id(p): p for p in model.parameters()}.values()
+    total = sum(p.numel() * p.element_size() for p in params) / 2**20
+    trainable = sum(p.numel() * p.element_size() for p in params if p.requires_grad) / 2**20
+    out = dict(parameters=total, gradients=trainable, optimizer=optimizer_states * trainable)
+    out['total'] = sum(out.values())
+    return out
 
 
 def parameter_rows(model) -> list[tuple[str, int, int]]:

@@ -16,8 +16,8 @@ from typing import Callable, Iterator, Optional, Sequence
 
 import torch
 
-__all__ = ['sync', 'time_calls', 'Timing', 'PeakMemory', 'peak_memory', 'rss_mib', 'format_table',
-           'no_network', 'NetworkBlocked', 'quiet_stderr', 'set_threads']
+__all__ = ['sync', 'time_calls', 'Timing', 'PeakMemory', 'peak_memory', 'rss_mib', 'saved_tensors_mib',
+           'format_table', 'no_network', 'NetworkBlocked', 'quiet_stderr', 'set_threads']
 
 
 def sync(device: str | torch.device = 'cpu') -> None:
@@ -86,6 +86,16 @@ def _maxrss_mib() -> float:
     return kib / (1024.0 ** 2 if sys.platform == 'darwin' else 1024.0)
 
 
+def _trim_heap() -> None:
+    # Hand freed heap pages back to the OS (glibc), so the baseline RSS is close to live memory and not
+    # to what earlier steps left cached in the allocator.
+    try:
+        import ctypes
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _reset_peak_rss() -> bool:
     # Linux >= 4.0: writing 5 resets the high-water mark (VmHWM and ru_maxrss) to the current RSS.
     try:
@@ -115,10 +125,11 @@ def peak_memory(device: str | torch.device = 'cpu') -> Iterator[PeakMemory]:
 
     CUDA: ``torch.cuda.max_memory_allocated`` after a reset (tensor memory, exact).
     CPU: torch has no peak-allocation counter for the CPU allocator, so this reads the process's peak RSS:
-    the high-water mark is reset to the current RSS first (``/proc/self/clear_refs``), and the block's peak
-    is ``ru_maxrss`` afterwards. It counts every page the process touched (allocator caching included), so
-    it is an upper-bound-ish process figure, not a tensor count. Where the reset is not allowed, the plain
-    ``ru_maxrss`` delta is reported, which is only a lower bound (0 if an earlier peak was higher).
+    freed heap pages are returned to the OS (``malloc_trim``), the high-water mark is reset to the current
+    RSS (``/proc/self/clear_refs``), and the block's peak is ``ru_maxrss`` afterwards. It counts pages, not
+    tensors: allocator slack is included and memory still cached from before the block is not. Where the
+    reset is not allowed, the plain ``ru_maxrss`` delta is reported, only a lower bound (0 if an earlier
+    peak was higher).
     """
     device = torch.device(device)
     if device.type == 'cuda':
@@ -130,12 +141,35 @@ def peak_memory(device: str | torch.device = 'cpu') -> Iterator[PeakMemory]:
         sync(device)
         rec.peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
         return
+    _trim_heap()
     reset = _reset_peak_rss()
     base = rss_mib() if reset else _maxrss_mib()
     rec = PeakMemory('cpu', 'peak RSS (clear_refs reset + ru_maxrss)' if reset else 'ru_maxrss delta (lower bound)',
                      base_mib=base)
     yield rec
     rec.peak_mib = max(_maxrss_mib(), base)
+
+
+@contextlib.contextmanager
+def saved_tensors_mib(exclude: Sequence[torch.Tensor] = ()) -> Iterator[dict]:
+    """Size of the tensors autograd saves for backward inside the block (the activation memory of a
+    training step), in MiB under key ``'mib'``; each storage counted once, storages of ``exclude``
+    (e.g. the parameters) left out."""
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    seen: dict = {}
+    result = {'mib': 0.0, 'tensors': 0}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        ptr = storage.data_ptr()
+        result['tensors'] += 1
+        if ptr not in skip and ptr not in seen:
+            seen[ptr] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        yield result
+    result['mib'] = sum(seen.values()) / 2**20
 
 
 # ---------------------------------------------------------------------------------------------- output

@@ -148,7 +148,9 @@ def _frame_duration(frame, rate: Optional[Fraction], previous: Optional[Fraction
                     current: Fraction) -> Fraction:
     duration = getattr(frame, 'duration', None)
     if duration and frame.time_base is not None:
-        return duration * Fraction(frame.time_base)
+        # Coarse ticks truncate durations (Matroska: 41 ms at 24 fps): trust the nominal rate if longer.
+        stored = duration * Fraction(frame.time_base)
+        return max(stored, 1 / rate) if rate is not None else stored
     if rate is not None:
         return 1 / rate
     return current - previous if previous is not None and current > previous else Fraction(0)
