@@ -184,7 +184,8 @@ def print_results(r):
     print(f'  {"":<{width}}  {"frames/s":>10}  {"per CPU-s":>10}')
     for name, wall, cpu in rows:
         print(f'  {name:<{width}}  {wall:>10,.1f}  {"" if cpu is None else f"{cpu:,.1f}":>10}')
-    print(f'  sampled at {r["fps"]:g} fps, one process decodes {d["decode_sampled_realtime"]:.0f}x faster than real time')
+    print(f'  sampled at {r["fps"]:g} fps, one process decodes {d["decode_sampled_realtime"]:.0f}x faster than '
+          'real time')
 
 
 if __name__ == '__main__':

@@ -93,8 +93,6 @@ def bench_synthetic(args) -> dict:
 
 
 def bench_intervals(args) -> dict:
-    import numpy as np
-
     from zeetad.zeal.interval_nms import localize_curves
     from zeetad.zeal.synthetic_curves import synthetic_dataset_curves
     from zeetad.zeal.synthetic_eval import pick_classes
@@ -172,7 +170,8 @@ def main(argv=None) -> dict:
         torch.set_num_threads(args.threads)
     results = {}
     for section in args.sections:
-        results[section] = {'synthetic': bench_synthetic, 'intervals': bench_intervals, 'lvlm': bench_lvlm}[section](args)
+        bench = {'synthetic': bench_synthetic, 'intervals': bench_intervals, 'lvlm': bench_lvlm}[section]
+        results[section] = bench(args)
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     return results

@@ -21,7 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from zeetad.evaluation.annotations import load_ground_truth, load_predictions, read_name_list  # noqa: E402
 from zeetad.evaluation.detection_map import ACTIVITYNET_TIOUS, THUMOS14_TIOUS, evaluate_detections  # noqa: E402
-from zeetad.evaluation.report import atomic_write_json, format_table, save_result_files  # noqa: E402
+from zeetad.evaluation.report import format_table, save_result_files  # noqa: E402
+from zeetad.utils.atomic_io import atomic_write_json  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -60,9 +61,9 @@ def main(argv=None) -> dict:
           f'{result["num_predictions"]} predictions scored, {result["num_ignored_predictions"]} ignored')
     print(format_table(result, per_class=args.per_class))
     if args.out:
-        atomic_write_json({k: result[k] for k in ('mAP', 'average', 'per_class')}
-                          | {'details': {k: v for k, v in result.items() if k not in ('mAP', 'average', 'per_class')}},
-                          args.out, indent=2)
+        main_keys = ('mAP', 'average', 'per_class')
+        atomic_write_json(args.out, {k: result[k] for k in main_keys}
+                          | {'details': {k: v for k, v in result.items() if k not in main_keys}}, indent=2)
         print(f'wrote {args.out}')
     if args.result_dir:
         for path in save_result_files(result, args.result_dir, plot=args.plot).values():

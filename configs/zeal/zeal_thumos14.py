@@ -15,7 +15,8 @@ frame_features = dict(format='hdf5', path='data/thumos14/clip_features/ViT-B-16.
                       timebase=dict(sample_fps=1.0, offset_s=0.0))
 test_dataloader = dict(
     batch_size=8, num_workers=2, persistent_workers=False,
-    dataset=dict(loc_features=dict(_delete_=True, **frame_features), clip_features=None, window_size=1000000, window_overlap=0.0))
+    dataset=dict(loc_features=dict(_delete_=True, **frame_features), clip_features=None, window_size=1000000,
+                 window_overlap=0.0))
 train_dataloader = None
 val_dataloader = None
 val_cfg = None

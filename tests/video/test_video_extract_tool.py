@@ -2,6 +2,7 @@
 import importlib.util
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -148,7 +149,10 @@ def test_manual_shards_then_merge(tool, video_dir, tmp_path, tiny_clip_file, ref
 def test_torchrun_two_ranks_shard_and_merge(video_dir, tmp_path, tiny_clip_file, reference):
     out = tmp_path / 'clip.h5'
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-port', '29517',
+    with socket.socket() as sock:  # a free port, so parallel test runs do not collide
+        sock.bind(('127.0.0.1', 0))
+        port = sock.getsockname()[1]
+    cmd = [sys.executable, '-m', 'torch.distributed.run', '--nproc-per-node', '2', '--master-port', str(port),
            str(TOOL), *tool_args(video_dir, out, tiny_clip_file, '--device', 'cpu')]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 1, proc.stderr[-3000:]  # rank 0 reports the corrupt video

@@ -9,7 +9,7 @@ from zeetad.zeal.confidence_store import ConfidenceStore  # noqa: E402
 from zeetad.zeal.lvlm_scorer import YesNoScorer, answer_token_ids  # noqa: E402
 from zeetad.zeal.lvlm_stage import LVLMJob, run_lvlm_stage, score_video, video_questions  # noqa: E402
 from zeetad.zeal.queries import template_queries  # noqa: E402
-from zeal_test_utils import tiny_lvlm_dir  # noqa: E402,F401  (fixture)
+from zeal_test_utils import one_torch_thread, tiny_lvlm_dir  # noqa: E402,F401  (fixtures)
 
 
 @pytest.fixture(scope='module')

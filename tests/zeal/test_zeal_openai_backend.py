@@ -36,7 +36,8 @@ class ChatServer:
                     time.sleep(value)
                     kind, value = 'content', json.dumps({})
                 if kind == 'status':
-                    payload, code = json.dumps({'error': {'message': f'bad key {self.headers.get("Authorization")}'}}), value
+                    echo = f'bad key {self.headers.get("Authorization")}'  # a server that echoes the header
+                    payload, code = json.dumps({'error': {'message': echo}}), value
                 elif kind == 'raw':
                     payload, code = value, 200
                 else:
@@ -119,8 +120,8 @@ def test_generate_queries_over_http_malformed_and_timeout(tmp_path, caplog):
                ('sleep', 0.8)]  # LongJump: the server hangs past the timeout
     caplog.set_level(logging.DEBUG)
     with ChatServer(actions) as srv:
-        report = generate_queries(['CleanAndJerk', 'HighJump', 'LongJump'], backend(srv.url, timeout=0.3, max_retries=0),
-                                  out, progress=False)
+        report = generate_queries(['CleanAndJerk', 'HighJump', 'LongJump'],
+                                  backend(srv.url, timeout=0.3, max_retries=0), out, progress=False)
     assert list(report.queries) == ['CleanAndJerk']
     assert 'not valid JSON' in report.errors['HighJump'] and 'timed out' in report.errors['LongJump']
     assert 'HighJump' in caplog.text and 'LongJump' in caplog.text

@@ -5,7 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from zeal_test_utils import ROOT, tiny_lvlm_dir, write_tiny_dataset, zeal_tiny_clip_ckpt  # noqa: F401  (fixtures)
+from zeal_test_utils import (ROOT, one_torch_thread, tiny_lvlm_dir, write_tiny_dataset,  # noqa: F401  (fixtures)
+                             zeal_tiny_clip_ckpt)
 
 sys.path.insert(0, str(ROOT / 'tools'))
 CONFIG = str(ROOT / 'configs' / 'zeal' / 'zeal_synthetic_thumos14.py')

@@ -29,3 +29,13 @@ def zeal_tiny_clip_ckpt(tmp_path_factory):
     from zeetad.text import TINY_CLIP_CONFIG, make_random_clip_checkpoint
     logging.getLogger().setLevel(logging.ERROR)  # open_clip warns about random init
     return make_random_clip_checkpoint(str(tmp_path_factory.mktemp('clip') / 'tiny_clip.pt'), TINY_CLIP_CONFIG)
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_torch_thread():
+    """Tiny models run faster single-threaded (no OpenMP barrier waits on a busy CPU); restored afterwards."""
+    import torch
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -3,32 +3,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
-import tempfile
-from typing import Any, Optional
+from typing import Optional
 
-
-def atomic_write_text(text: str, path: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder + ``os.replace``,
-    so readers never see a half-written file."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path), suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def atomic_write_json(obj: Any, path: str, indent: Optional[int] = None) -> None:
-    """JSON-dump ``obj`` atomically (see :func:`atomic_write_text`)."""
-    atomic_write_text(json.dumps(obj, indent=indent), path)
+from ..utils.atomic_io import atomic_path, atomic_write_json, atomic_write_text
 
 
 def _pct(x: Optional[float]) -> str:
@@ -88,16 +67,8 @@ def plot_per_class_ap(result: dict, path: str, title: str = 'Per-class average A
     ax.set_title(title)
     ax.legend(loc='lower right')
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.png')
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix='.png') as tmp:
         fig.savefig(tmp, dpi=100, format='png')
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def save_result_files(result: dict, result_dir: str, stem: str = 'tad_map', plot: bool = False) -> dict:
@@ -107,8 +78,8 @@ def save_result_files(result: dict, result_dir: str, stem: str = 'tad_map', plot
         ``{"json": path, "csv": path[, "png": path]}``.
     """
     paths = {'json': os.path.join(result_dir, f'{stem}.json'), 'csv': os.path.join(result_dir, f'{stem}.csv')}
-    atomic_write_json(result, paths['json'], indent=2)
-    atomic_write_text(table_csv(result), paths['csv'])
+    atomic_write_json(paths['json'], result, indent=2)
+    atomic_write_text(paths['csv'], table_csv(result))
     if plot:
         paths['png'] = os.path.join(result_dir, f'{stem}_per_class.png')
         plot_per_class_ap(result, paths['png'])

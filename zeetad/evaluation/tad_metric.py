@@ -11,7 +11,8 @@ from mmengine.logging import print_log
 from ..registry import METRICS
 from .detection_map import THUMOS14_TIOUS, evaluate_detections, tiou_key
 from .postprocess import merge_window_detections, official_predictions, to_official_results
-from .report import atomic_write_json, format_table, save_result_files
+from ..utils.atomic_io import atomic_write_json
+from .report import format_table, save_result_files
 
 
 def _np(x: Any, dtype) -> np.ndarray:
@@ -113,11 +114,13 @@ class TADMetric(BaseMetric):
         classes = list(meta['classes'])
         preds = to_official_results(self.merge(results), classes)
         if self.out_file:
-            atomic_write_json(official_predictions(preds), self.out_file)
+            atomic_write_json(self.out_file, official_predictions(preds), indent=None)
         result = evaluate_detections(meta['ground_truth'], preds, self.tiou_thresholds, classes=classes,
                                      blocked_videos=meta.get('blocked_videos'))
         self.last_result = result
-        print_log('\n' + format_table(result, per_class=self.print_per_class), logger='current')
+        summary = (f'{result["num_videos"]} videos, {result["num_gt"]} instances, {len(classes)} classes, '
+                   f'{result["num_predictions"]} detections ({result["num_ignored_predictions"]} ignored)')
+        print_log(summary + '\n' + format_table(result, per_class=self.print_per_class), logger='current')
         if self.result_dir:
             paths = save_result_files(result, self.result_dir, plot=self.plot_per_class)
             print_log(f'TAD results written to {", ".join(paths.values())}', logger='current')

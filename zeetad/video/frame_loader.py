@@ -56,9 +56,6 @@ class VideoFrameChunks(IterableDataset):
         self.chunk_frames, self.decoder_threads = int(chunk_frames), int(decoder_threads)
         self._next = (mp_context or multiprocessing.get_context()).Value('q', 0)
 
-    def __len__(self) -> int:
-        return len(self.videos)
-
     def _take(self) -> Optional[VideoSource]:
         with self._next.get_lock():
             index = self._next.value

@@ -140,9 +140,9 @@ class HFCausalLMBackend:
             raise FileNotFoundError(f'local LLM folder not found: {model_path}')
         self.model_path, self.device, self.max_new_tokens = model_path, device, int(max_new_tokens)
         self.tokenizer = AutoTokenizer.from_pretrained(model_path, local_files_only=True)
-        torch_dtype = 'auto' if dtype == 'auto' else getattr(torch, dtype)
-        self.model = AutoModelForCausalLM.from_pretrained(model_path, local_files_only=True,
-                                                          dtype=torch_dtype).to(device).eval()
+        from .lvlm_scorer import _dtype_kwarg
+        kwargs = {_dtype_kwarg(): 'auto' if dtype == 'auto' else getattr(torch, dtype)}
+        self.model = AutoModelForCausalLM.from_pretrained(model_path, local_files_only=True, **kwargs).to(device).eval()
 
     @property
     def name(self) -> str:

@@ -32,6 +32,13 @@ def answer_token_ids(tokenizer, words: Sequence[str]) -> list[int]:
     return sorted(ids)
 
 
+def _dtype_kwarg() -> str:
+    """``from_pretrained``'s dtype keyword: ``dtype`` since transformers 4.56, ``torch_dtype`` before."""
+    import transformers
+    major, minor = (int(x) for x in transformers.__version__.split('.')[:2])
+    return 'dtype' if (major, minor) >= (4, 56) else 'torch_dtype'
+
+
 def _torch_dtype(dtype, device: str):
     if dtype in (None, 'auto'):
         return torch.bfloat16 if str(device).startswith('cuda') else torch.float32
@@ -61,7 +68,8 @@ class YesNoScorer:
         if set(self.yes_ids) & set(self.no_ids):
             raise ValueError('a token id spells both yes and no')
         params = inspect.signature(model.forward).parameters
-        self._logits_to_keep = 'logits_to_keep' in params
+        # Only the last position's logits are needed (saves a (B, L, V) tensor); older releases name it differently.
+        self._keep_arg = next((k for k in ('logits_to_keep', 'num_logits_to_keep') if k in params), None)
         self._text_cache: dict = {}
 
     @classmethod
@@ -76,8 +84,8 @@ class YesNoScorer:
             raise FileNotFoundError(f'LVLM folder not found: {model_path} (a local copy is required)')
         processor = AutoProcessor.from_pretrained(model_path, local_files_only=True)
         extra = {'attn_implementation': attn_implementation} if attn_implementation else {}
-        model = AutoModelForImageTextToText.from_pretrained(model_path, local_files_only=True,
-                                                            dtype=_torch_dtype(dtype, device), **extra)
+        extra[_dtype_kwarg()] = _torch_dtype(dtype, device)
+        model = AutoModelForImageTextToText.from_pretrained(model_path, local_files_only=True, **extra)
         return cls(model.to(device), processor, **kwargs)
 
     @property
@@ -109,8 +117,8 @@ class YesNoScorer:
                                     padding=True)
             inputs = {k: (v.to(self.device, dtype) if v.is_floating_point() else v.to(self.device))
                       if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-            if self._logits_to_keep:
-                inputs['logits_to_keep'] = 1
+            if self._keep_arg:
+                inputs[self._keep_arg] = 1
             logits = self.model(**inputs).logits[:, -1, :].float()
             yes = torch.logsumexp(logits[:, self.yes_ids], dim=-1)
             no = torch.logsumexp(logits[:, self.no_ids], dim=-1)

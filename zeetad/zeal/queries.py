@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 from zeetad.text.prompts import DEFAULT_TEMPLATE, normalize_class_name
+from zeetad.utils.atomic_io import atomic_write_text
 
 QUERY_FIELDS = ('start', 'end', 'description')
 MAX_FIELD_CHARS = 400
@@ -146,14 +146,7 @@ def load_queries(path: str, classes: Optional[Sequence[str]] = None) -> dict[str
 def save_queries(queries: Mapping[str, ActionQueries], path: str) -> None:
     """Write a queries file atomically, classes sorted, indented for hand editing."""
     content = {name: (q.to_dict() if isinstance(q, ActionQueries) else dict(q)) for name, q in sorted(queries.items())}
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.queries', suffix='.tmp')
-    with os.fdopen(fd, 'w', encoding='utf-8') as f:
-        json.dump(content, f, indent=2, ensure_ascii=False)
-        f.write('\n')
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; this file is meant to be shared and edited
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(content, indent=2, ensure_ascii=False) + '\n')
 
 
 def template_queries(classes: Iterable[str], name_style: str = 'auto') -> dict[str, ActionQueries]:

@@ -69,7 +69,8 @@ class ZEAL(BaseModel):
         if unknown:
             raise KeyError(f'model.class_filter: unknown keys {sorted(unknown)}')
         if self.class_filter['mode'] not in FILTER_MODES:
-            raise ValueError(f'model.class_filter.mode must be one of {FILTER_MODES}, got {self.class_filter["mode"]!r}')
+            raise ValueError(f'model.class_filter.mode must be one of {FILTER_MODES}, '
+                             f'got {self.class_filter["mode"]!r}')
         if feature_key not in ('auto', 'loc', 'clip'):
             raise ValueError(f'model.feature_key must be "auto", "loc" or "clip", got {feature_key!r}')
         if on_missing not in ('error', 'skip'):
