@@ -52,7 +52,7 @@ def plan_jobs(cfg, video_paths: dict, fps: float, max_videos=None):
             missing.append(vid)
             continue
         times = np.arange(num_frames(float(sample['duration']), fps)) / fps
-        key = model._batch_key(inputs)
+        key = model.batch_feature_key(inputs)
         feats = model.frame_features(sample, None if key is None else inputs[key], times)
         classes = list(sample['classes'])
         kept = model.kept_classes(feats, classes, sample)

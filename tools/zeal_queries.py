@@ -5,6 +5,8 @@
         --model Qwen2.5-7B-Instruct                 # any OpenAI-compatible server (vLLM, Ollama, OpenAI)
     python tools/zeal_queries.py CLASSES --out queries.json --backend hf --model-path /models/llm
     python tools/zeal_queries.py CLASSES --out queries.json --backend template   # fixed wording, no LLM
+    python tools/zeal_queries.py CLASSES --config configs/zeal/zeal_thumos14.py  # backend from `queries_llm`,
+                                                                                 # output `model.queries_file`
 
 CLASSES is a file with one class name a line, an annotation JSON (every label in it) or a comma-separated
 list. The key comes from --api-key-env (default OPENAI_API_KEY) and is never printed. Cached classes are
@@ -35,7 +37,10 @@ def read_classes(spec: str) -> list:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('classes', help='class list file, annotation JSON, or comma-separated names')
-    p.add_argument('--out', required=True, help='queries JSON to write (read first, as a cache)')
+    p.add_argument('--out', help='queries JSON to write (read first, as a cache; default: the config\'s '
+                   'model.queries_file)')
+    p.add_argument('--config', help='a ZEAL config: its `queries_llm` dict sets the backend (type, base_url, '
+                   'model, api_key_env, timeout, max_retries, ...), replacing the backend flags')
     p.add_argument('--backend', choices=['openai', 'hf', 'template'], default='openai')
     p.add_argument('--base-url', help='OpenAI-compatible endpoint (default $OPENAI_BASE_URL)')
     p.add_argument('--model', help='model name on the server (default $ZEAL_LLM_MODEL)')
@@ -53,8 +58,11 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def make_backend(args):
-    from zeetad.zeal.llm_backends import HFCausalLMBackend, OpenAIChatBackend
+def make_backend(args, cfg=None):
+    from zeetad.zeal.llm_backends import HFCausalLMBackend, OpenAIChatBackend, build_llm_backend
+    if cfg is not None and cfg.get('queries_llm'):
+        llm = dict(cfg.queries_llm)
+        return 'template' if llm.get('type') == 'template' else build_llm_backend(llm)
     if args.backend == 'template':
         return 'template'
     if args.backend == 'hf':
@@ -69,8 +77,15 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from zeetad.zeal.query_generation import errors_path, generate_queries
     classes = read_classes(args.classes)
+    cfg = None
+    if args.config:
+        from mmengine.config import Config
+        cfg = Config.fromfile(args.config)
+        args.out = args.out or cfg.model.queries_file
+    if not args.out:
+        raise SystemExit('give --out (or --config with model.queries_file)')
     try:
-        backend = make_backend(args)
+        backend = make_backend(args, cfg)
     except ValueError as exc:
         raise SystemExit(str(exc))
     report = generate_queries(classes, backend, args.out, classes_per_request=args.classes_per_request,

@@ -1,7 +1,7 @@
 # ZEAL (training-free zero-shot localisation, arXiv 2410.14340) on THUMOS14, zero-shot split 0 of 75/25.
 # Stages (each cached and resumable):
-#   1. python tools/zeal_queries.py data/thumos14/annotations/thumos14.json --out data/thumos14/zeal/queries.json \
-#          --backend openai --base-url http://localhost:8000/v1 --model <LLM>
+#   1. python tools/zeal_queries.py data/thumos14/annotations/thumos14.json --config configs/zeal/zeal_thumos14.py
+#          (LLM endpoint from `queries_llm` below or $OPENAI_BASE_URL, $ZEAL_LLM_MODEL)
 #   2-4. python tools/zeal_lvlm.py configs/zeal/zeal_thumos14.py --videos data/thumos14/videos \
 #          --lvlm /models/llava-onevision-qwen2-7b-ov-hf      # writes model.confidences_file
 #   5. python tools/test.py configs/zeal/zeal_thumos14.py none
@@ -34,6 +34,11 @@ model = dict(
     intervals=dict(eps=0.05, top_p=0.35, min_gap=5, max_length=0.95, boundary_weight=0.1, min_class_mean=0.1,
                    nms_sigma=1.3, nms_min_score=0.1, merge_iou=0.9, merge_min_score=0.0),
     on_missing='error')
+
+# Stage 1 backend for `tools/zeal_queries.py CLASSES --config THIS`: any OpenAI-compatible server (vLLM, Ollama,
+# OpenAI); None takes $OPENAI_BASE_URL / $ZEAL_LLM_MODEL; the key is read from the named variable, never stored here.
+queries_llm = dict(type='openai', base_url=None, model=None, api_key_env='OPENAI_API_KEY', timeout=60.0,
+                   max_retries=3, json_mode=True)
 
 # ZEAL already ran Soft-NMS and merging per class: the metric only collects and scores.
 test_evaluator = dict(type='TADMetric', tiou_thresholds=(0.3, 0.4, 0.5, 0.6, 0.7), nms=dict(method=None),

@@ -145,3 +145,12 @@ def test_queries_tool_cli(tmp_path, monkeypatch, capsys):
     assert list(json.loads(out.read_text())) == ['CleanAndJerk']
     assert zeal_queries.main([str(classes), '--out', str(tmp_path / 't.json'), '--backend', 'template',
                               '--no-progress']) == 0
+    # The backend and the output path may come from a ZEAL config instead.
+    cfg = tmp_path / 'zeal_cfg.py'
+    with ChatServer([('content', json.dumps({'CleanAndJerk': GOOD, 'HighJump': GOOD}))]) as srv:
+        cfg.write_text(f"queries_llm = dict(type='openai', base_url='{srv.url}', model='cfg-llm', max_retries=0)\n"
+                       f"model = dict(queries_file='{tmp_path / 'from_cfg.json'}')\n")
+        assert zeal_queries.main([str(classes), '--config', str(cfg), '--classes-per-request', '2',
+                                  '--no-progress']) == 0
+    assert srv.requests[0]['body']['model'] == 'cfg-llm' and srv.requests[0]['auth'] == f'Bearer {KEY}'
+    assert sorted(json.loads((tmp_path / 'from_cfg.json').read_text())) == ['CleanAndJerk', 'HighJump']

@@ -10,9 +10,12 @@ when the container gives none). Timestamp ``t`` gets the first decoded frame
 whose presentation time is at or after ``t`` (less a tolerance of half a
 container tick, at most 1 ms, so frames whose stored times were rounded down
 still count as on time). Timestamps after the last frame's start but
-inside its display interval get the last frame. The yielded timestamp is
-always the exact ``k / fps``, never the frame's own time, so row ``i`` of a
-feature array sampled at ``fps`` is the frame at ``i / fps`` seconds.
+inside its display interval (its stored duration, or one frame period at the
+stream's nominal rate if that is longer) get the last frame. The yielded
+timestamp is always the exact ``k / fps``, never the frame's own time, so row
+``i`` of a feature array sampled at ``fps`` is the frame at ``i / fps`` seconds.
+After a seek (``start_s > 0``) frames before the first keyframe are dropped,
+and if that keyframe is already late the video is decoded from the start.
 
 ``av`` is imported inside the functions so that importing zeetad stays cheap.
 """

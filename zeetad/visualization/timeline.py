@@ -132,9 +132,10 @@ def draw_timeline(fig, rows: Sequence[str], predictions, ground_truth=None, *, d
         ax.tick_params(labelbottom=False)
         bottom = FOOTER_PX / h_px
         cax = fig.add_axes((left, bottom, 0.98 - left, (CURVES_PX - 24) / h_px), sharex=ax)
+        others = iter(['black', '0.45', 'darkslategray', '0.7'] * len(curves))  # not a row's colour
         for name, (times, values) in curves.items():
             cax.plot(np.asarray(times, float), np.asarray(values, float), linewidth=1.1, label=name,
-                     color=colour.get(name))
+                     color=colour[name] if name in colour else next(others))
         cax.set_ylabel(curves_label, fontsize=8)
         cax.grid(color='0.9', linewidth=0.6)
         cax.legend(fontsize=7, loc='upper right', ncol=min(4, len(curves)), frameon=False)

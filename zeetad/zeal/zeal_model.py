@@ -136,7 +136,8 @@ class ZEAL(BaseModel):
             raise NotImplementedError('ZEAL is training-free: run tools/test.py CONFIG none')
         raise ValueError(f'ZEAL supports mode="predict" only, got {mode!r}')
 
-    def _batch_key(self, inputs: dict) -> Optional[str]:
+    def batch_feature_key(self, inputs: dict) -> Optional[str]:
+        """Which batch input holds the CLIP frame features (``None``: they are read from ``frame_features``)."""
         if self.frame_features_cfg is not None:
             return None
         if self.feature_key == 'auto':
@@ -147,7 +148,7 @@ class ZEAL(BaseModel):
 
     def predict(self, inputs: dict, data_samples: list) -> list:
         """-> one dict per video: ``video_id``, ``segments (K, 2)`` seconds, ``scores (K,)``, ``labels (K,)``."""
-        key = self._batch_key(inputs)
+        key = self.batch_feature_key(inputs)
         mask = inputs.get('mask')
         curves, actionness, owners, per_video = [], [], [], []
         for i, sample in enumerate(data_samples):
