@@ -6,5 +6,5 @@ from .splits import ClassSplit, resolve_split
 from .tad_dataset import TADDataset
 from .timebase import TimeBase, make_timebase
 
-__all__ = ['TADDataset', 'VideoRecord', 'load_annotations', 'ClassSplit', 'resolve_split', 'TimeBase',
+__all__ = ['TADDataset', 'tad_collate', 'VideoRecord', 'load_annotations', 'ClassSplit', 'resolve_split', 'TimeBase',
            'make_timebase']

@@ -7,7 +7,6 @@ Segments inside an item are normalised to the window: ``u = (t - begin_s) / span
 """
 from __future__ import annotations
 
-import math
 from typing import Optional, Sequence
 
 import numpy as np

@@ -1,7 +1,6 @@
 """Window enumeration over a feature sequence and the ground truth that falls inside a window."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 

@@ -84,6 +84,10 @@ def prepare_distributed(cfg) -> None:
       than mmengine's ``.dist_test`` folder in the current directory; one folder per launch (master port).
     """
     if cfg.get('launcher', 'none') == 'none':
+        if int(os.environ.get('WORLD_SIZE', '1')) > 1:
+            # torchrun without --launcher: every process would train alone and write the same work dir
+            raise RuntimeError(f'started as one of {os.environ["WORLD_SIZE"]} processes (WORLD_SIZE) but with '
+                               f'--launcher none; pass --launcher pytorch (tools/dist_train.sh does)')
         return
     dist_cfg = cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     backend = dist_cfg.get('backend')

@@ -52,7 +52,7 @@ def restore_rng_state(state: dict) -> None:
 
 @HOOKS.register_module()
 class RNGStateHook(Hook):
-    """Save the generator states (and the world size) in checkpoints; hand them to the loop on resume.
+    """Save the generator states (and world size, writing rank) in checkpoints; give them to the loop on resume.
 
     Checkpoints are written by rank 0 only, so they hold rank 0's states; with mmengine's default
     ``randomness.diff_rank_seed=False`` every rank draws the same numbers, and each rank restores those.
@@ -62,7 +62,7 @@ class RNGStateHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['rng_state'] = capture_rng_state()
-        checkpoint['meta']['world_size'] = get_world_size()
+        checkpoint['meta'].update(world_size=get_world_size(), saved_by_rank=get_rank())
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         loop = runner._train_loop  # the built loop during train(); a dict or None for test/val runs

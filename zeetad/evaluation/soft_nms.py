@@ -196,7 +196,6 @@ def batched_soft_nms(
     """
     if method not in _METHODS:
         raise ValueError(f'method must be one of {_METHODS}, got {method!r}')
-    device = segments.device
     segments = segments.reshape(-1, 2)
     if not segments.is_floating_point():
         segments = segments.double()
