@@ -31,7 +31,7 @@ import torch  # noqa: E402
 from zeetad.utils.bench_data import dataset_config, time_loader, write_feature_dataset  # noqa: E402
 from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
                                       model_cfg_for_benchmark, split_classes, synthetic_windows, train_step_phases)
-from zeetad.utils.benchmark import format_table, set_threads  # noqa: E402
+from zeetad.utils.benchmark import format_table, load_note, set_threads  # noqa: E402
 
 TARGET_RATIO = 10.0
 
@@ -39,7 +39,10 @@ TARGET_RATIO = 10.0
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument('--videos', type=int, default=20)
+    p.add_argument('--videos', type=int, default=20, help='videos with distinct feature files')
+    p.add_argument('--annotated-videos', type=int, default=200,
+                   help='videos in the annotation (THUMOS14 validation: 200); the extra ones link to the distinct '
+                        'features, so annotation-sized costs are at full scale')
     p.add_argument('--length', type=int, default=2304, help='snippets per video')
     p.add_argument('--loc-dim', type=int, default=2048)
     p.add_argument('--clip-dim', type=int, default=512)
@@ -67,6 +70,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.quick:
         args.videos, args.length, args.loc_dim = min(args.videos, 3), min(args.length, 256), min(args.loc_dim, 256)
+        args.annotated_videos = min(args.annotated_videos, 6)
         args.batch_size, args.batches, args.full_batches = min(args.batch_size, 4), 2, 1
         args.model_batch, args.model_window, args.model_iters, args.tiny_text = 2, 32, 1, True
     return args
@@ -115,16 +119,19 @@ def main(argv=None) -> dict:
     split = None
     classes = split_classes(cfg, 'train')
     root = args.root or tempfile.mkdtemp(prefix='zeetad_bench_data_')
-    print(f'zeetad data benchmark: {args.videos} videos x {args.length} snippets x {args.loc_dim} '
+    print(f'zeetad data benchmark: {args.annotated_videos} videos x {args.length} snippets x {args.loc_dim} '
           f'(+ CLIP {args.clip_dim}-d at 1 fps), batch {args.batch_size}, torch {torch.__version__}, '
           f'{threads} torch threads, {os.cpu_count()} logical cores, load average '
           f'{", ".join(f"{v:.1f}" for v in os.getloadavg())}')
+    if load_note():
+        print(load_note())
     try:
         t0 = time.perf_counter()
         desc = write_feature_dataset(root, classes, args.videos, args.length, args.loc_dim, args.clip_dim,
-                                     args.dtypes, args.formats)
+                                     args.dtypes, args.formats, annotated_videos=args.annotated_videos)
         print(f'wrote {sum(desc["bytes"].values()) / 2**30:.2f} GiB of localisation features to {root} in '
-              f'{time.perf_counter() - t0:.1f} s (reads below hit the page cache: warm-cache figures)')
+              f'{time.perf_counter() - t0:.1f} s; {desc["annotated_videos"]} annotated videos share the '
+              f'{args.videos} distinct feature arrays (reads hit the page cache: warm-cache figures)')
         rates = model_rates(args, cfg)
         model_snippets = rates['window'] * args.model_window
         model_full_snippets = rates['full'] * args.length if rates['full'] else model_snippets

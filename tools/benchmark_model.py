@@ -31,7 +31,8 @@ import torch  # noqa: E402
 from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
                                       model_cfg_for_benchmark, parameter_rows, split_classes,
                                       static_memory_mib, synthetic_windows, train_step_phases)
-from zeetad.utils.benchmark import format_table, peak_memory, saved_tensors_mib, set_threads  # noqa: E402
+from zeetad.utils.benchmark import (format_table, load_note, peak_memory, saved_tensors_mib,  # noqa: E402
+                                    set_threads)
 from zeetad.utils.model_report import (attention_section, inference_section, machine_line,  # noqa: E402
                                        profile_section)
 
@@ -148,6 +149,8 @@ def main(argv=None) -> dict:
     print(f'zeetad model benchmark: {Path(args.config).name}, device {args.device}, {threads} torch threads, '
           f'torch {torch.__version__}')
     print(machine_line(args.device))
+    if load_note():
+        print(load_note())
     print(f'text tower: {text_desc}; built in {built.build_s:.1f} s with the network blocked '
           f'({len(built.network_attempts)} connection attempts)')
     out.update(text_tower=text_desc, build_s=built.build_s, network_attempts=built.network_attempts)

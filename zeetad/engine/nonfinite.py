@@ -78,6 +78,10 @@ class GuardedAmpOptimWrapper(_NonFiniteGuard, AmpOptimWrapper):
 def _non_finite_terms(outputs) -> dict:
     terms = {}
     for name, value in (outputs or {}).items():
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                continue
+            value = value.detach()
         try:
             value = float(value)
         except (TypeError, ValueError):

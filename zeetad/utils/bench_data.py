@@ -7,6 +7,7 @@ files apply.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -24,15 +25,26 @@ def _duration_for(length: int) -> float:
     return round(offset + (length - 1) * step + 0.5 * step, 3)
 
 
+def _link(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        os.symlink(src.resolve(), dst)
+
+
 def write_feature_dataset(root: str, classes: Sequence[str], num_videos: int = 20, length: int = 2304,
                           loc_dim: int = 2048, clip_dim: int = 512, dtypes: Sequence[str] = ('float32', 'float16'),
-                          formats: Sequence[str] = ('npy', 'hdf5'), seed: int = 0) -> dict:
+                          formats: Sequence[str] = ('npy', 'hdf5'), seed: int = 0,
+                          annotated_videos: Optional[int] = None) -> dict:
     """Write annotations, localisation features in every format x dtype, and one HDF5 CLIP file.
 
-    Instances (3-8 s, one every ~15 s) of the first classes are spread over each video, so most training
-    windows keep a target. HDF5 datasets are contiguous and uncompressed (the common layout).
-    Returns a description with paths and bytes written per (format, dtype).
-    ``classes``: the labels given to instances (e.g. a split's seen classes).
+    ``num_videos`` distinct feature arrays are written; with ``annotated_videos`` > ``num_videos`` the
+    annotation lists that many videos (THUMOS14 validation: 200) whose features are links to the distinct
+    ones (file hard links for npy, HDF5 hard links), so per-dataset costs that grow with the annotation
+    (ground truth kept in the metainfo, windows) are at full scale while the bytes on disk stay small.
+    Instances (3-8 s, one every ~15 s) with labels from ``classes`` are spread over each video, so most
+    training windows keep a target. HDF5 datasets are contiguous and uncompressed (the common layout).
+    Returns a description with paths and the distinct bytes written per (format, dtype).
     """
     import h5py
     out = Path(root)
@@ -40,7 +52,8 @@ def write_feature_dataset(root: str, classes: Sequence[str], num_videos: int = 2
     rng = np.random.default_rng(seed)
     duration = _duration_for(length)
     clip_len = int(np.floor(duration)) + 1
-    database, video_ids = {}, [f'video_validation_{i:07d}' for i in range(num_videos)]
+    total = max(num_videos, annotated_videos or 0)
+    database, video_ids = {}, [f'video_validation_{i:07d}' for i in range(total)]
     for vid in video_ids:
         anns, t = [], float(rng.uniform(0, 10))
         while t + 8 < duration:
@@ -55,7 +68,16 @@ def write_feature_dataset(root: str, classes: Sequence[str], num_videos: int = 2
     h5_files = {dt: h5py.File(out / f'loc_{dt}.h5', 'w') for dt in dtypes if 'hdf5' in formats}
     written = {}
     with h5py.File(out / 'clip.h5', 'w') as clip_h5:
-        for vid in video_ids:
+        for k, vid in enumerate(video_ids):
+            if k >= num_videos:
+                source = video_ids[k % num_videos]
+                for dt in dtypes:
+                    if 'npy' in formats:
+                        _link(out / f'loc_{dt}' / f'{source}.npy', out / f'loc_{dt}' / f'{vid}.npy')
+                    if 'hdf5' in formats:
+                        h5_files[dt][vid] = h5_files[dt][source]
+                clip_h5[vid] = clip_h5[source]
+                continue
             feats = rng.standard_normal((length, loc_dim), dtype=np.float32)
             for dt in dtypes:
                 arr = feats.astype(dt, copy=False)
@@ -70,7 +92,8 @@ def write_feature_dataset(root: str, classes: Sequence[str], num_videos: int = 2
             clip_h5.create_dataset(vid, data=clip / np.linalg.norm(clip, axis=1, keepdims=True))
     for f in h5_files.values():
         f.close()
-    return dict(root=str(out), ann_file=str(ann_file), num_videos=num_videos, length=length, loc_dim=loc_dim,
+    return dict(root=str(out), ann_file=str(ann_file), num_videos=num_videos, annotated_videos=total,
+                length=length, loc_dim=loc_dim,
                 clip_dim=clip_dim, duration=duration, bytes=written)
 
 

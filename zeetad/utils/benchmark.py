@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Optional, Sequence
 import torch
 
 __all__ = ['sync', 'time_calls', 'Timing', 'PeakMemory', 'peak_memory', 'rss_mib', 'saved_tensors_mib',
-           'format_table', 'no_network', 'NetworkBlocked', 'quiet_stderr', 'set_threads']
+           'format_table', 'no_network', 'NetworkBlocked', 'quiet_stderr', 'load_note', 'set_threads']
 
 
 def sync(device: str | torch.device = 'cpu') -> None:
@@ -250,6 +250,17 @@ def quiet_stderr() -> Iterator[None]:
         sys.stderr.flush()
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def load_note() -> str:
+    """A warning when other jobs load this machine beyond its cores (empty string otherwise)."""
+    if not hasattr(os, 'getloadavg'):
+        return ''
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    if load <= cores:
+        return ''
+    return (f'NOTE: load average {load:.1f} on {cores} logical cores: other jobs share this CPU, so wall-clock '
+            'figures are inflated and multi-threaded torch ops can stall on each other (compare with --threads 1)')
 
 
 def set_threads(threads: Optional[int]) -> int:

@@ -54,8 +54,8 @@ def plot_timeline(path: str, predictions: Sequence[Mapping], ground_truth: Optio
         ground_truth: ``[{"label", "segment"}]`` or ``None``.
         duration: video length (s); default the latest segment end or curve time.
         classes: rows to draw, in order (default :func:`timeline_classes`); others are left out.
-        curves: ``{name: (times (T,), values (T,))}`` for the lower panel; a name equal to a row's class
-            is drawn in that class's colour.
+        curves: ``{name: (times (T,), values (T,))}`` for the lower panel; ``"<class>"`` or
+            ``"<class> (start)"`` is drawn in that class's colour, names ending in ``"(end)"`` dashed.
         score_thr: predictions below are not drawn; ``max_per_class`` best per class at most.
         labels_per_class: how many of each class's best predictions print their score.
     """
@@ -67,6 +67,12 @@ def plot_timeline(path: str, predictions: Sequence[Mapping], ground_truth: Optio
                   labels_per_class=labels_per_class,
                   title=title if title is not None else f'{video_id}  (predictions with score >= {score_thr:g})')
     return save_png(fig, path)
+
+
+def _row_of_curve(name: str, rows: Sequence[str]) -> Optional[str]:
+    """The class a curve belongs to: ``"high jump"`` or ``"high jump (start)"`` -> ``"high jump"``."""
+    matches = [r for r in rows if name == r or name.startswith(r + ' (')]
+    return max(matches, key=len) if matches else None
 
 
 def _end_time(predictions, ground_truth, curves) -> float:
@@ -134,8 +140,10 @@ def draw_timeline(fig, rows: Sequence[str], predictions, ground_truth=None, *, d
         cax = fig.add_axes((left, bottom, 0.98 - left, (CURVES_PX - 24) / h_px), sharex=ax)
         others = iter(['black', '0.45', 'darkslategray', '0.7'] * len(curves))  # not a row's colour
         for name, (times, values) in curves.items():
+            row = _row_of_curve(name, rows)
             cax.plot(np.asarray(times, float), np.asarray(values, float), linewidth=1.1, label=name,
-                     color=colour[name] if name in colour else next(others))
+                     color=colour[row] if row is not None else next(others),
+                     linestyle='--' if name.endswith('(end)') else '-')
         cax.set_ylabel(curves_label, fontsize=8)
         cax.grid(color='0.9', linewidth=0.6)
         cax.legend(fontsize=7, loc='upper right', ncol=min(4, len(curves)), frameon=False)

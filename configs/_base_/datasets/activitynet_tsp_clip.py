@@ -5,9 +5,10 @@ _base_ = ['./thumos14_i3d_clip.py']
 data_root = 'data/activitynet'
 ann_file = data_root + '/annotations/activity_net.v1-3.min.json'
 split = dict(mode='zero_shot', root='data/splits', dataset='ActivityNet', ratio=75, index=0)
-loc_features = dict(format='npy', root=data_root + '/tsp_features', prefix='', suffix='.npy', dim=512,
+# Feature files are named v_<id> (official ids have no prefix), as in ActionFormer's TSP release.
+loc_features = dict(format='npy', root=data_root + '/tsp_features', prefix='v_', suffix='.npy', dim=512,
                     timebase=dict(stride=16, window=16, fps=15))
-clip_features = dict(format='hdf5', path=data_root + '/clip_features/ViT-B-16.h5', dim=512,
+clip_features = dict(format='hdf5', path=data_root + '/clip_features/ViT-B-16.h5', prefix='v_', dim=512,
                      timebase=dict(sample_fps=1.0, offset_s=0.0))
 blocked_videos = []
 
