@@ -58,6 +58,8 @@ def parse_args(argv=None):
     p.add_argument('--json', help='also write the results here')
     p.add_argument('--quick', action='store_true', help='tiny sizes for smoke tests (implies --tiny-text)')
     args = p.parse_args(argv)
+    if args.device == 'cuda' and not torch.cuda.is_available():
+        p.error('--device cuda: no CUDA device is available')
     if args.quick:
         args.tiny_text = True
         args.batch_size, args.window, args.iters, args.warmup = min(args.batch_size, 2), min(args.window, 32), 1, 1

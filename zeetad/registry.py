@@ -33,7 +33,8 @@ DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['zeetad.data
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['zeetad.datasets'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['zeetad.datasets.transforms'])
 FUNCTIONS = Registry('function', parent=MMENGINE_FUNCTIONS, locations=['zeetad.datasets'])
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['zeetad.models'])
+MODELS = Registry('model', parent=MMENGINE_MODELS,
+                  locations=['zeetad.models', 'zeetad.zeal', 'zeetad.text', 'zeetad.video'])
 MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locations=['zeetad.engine'])
 OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=['zeetad.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(

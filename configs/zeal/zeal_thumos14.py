@@ -7,7 +7,6 @@
 #   5. python tools/test.py configs/zeal/zeal_thumos14.py none
 # Change the split with --cfg-options split.ratio=50 split.index=3 (scored classes follow the split).
 _base_ = ['../_base_/datasets/thumos14_i3d_clip.py', '../_base_/default_runtime.py']
-custom_imports = dict(imports=['zeetad.zeal'], allow_failed_imports=False)
 
 # CLIP frame features at 1 fps (tools/extract_clip_features.py) are the only feature stream, and each
 # video is one item (window_size above any video's length), so ZEAL sees whole videos.

@@ -112,7 +112,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                     and (self._epoch % self.val_interval == 0 or self._epoch == self._max_epochs)):
                 state = capture_rng_state()
                 self.runner.val_loop.run()
-                pass
+                restore_rng_state(state)
         self.runner.call_hook('after_train')
         return self.runner.model
 

@@ -190,20 +190,22 @@ def parameter_rows(model) -> list[tuple[str, int, int]]:
     """``(part, total, trainable)`` for the main parts of a ZEETAD model, then the whole model."""
     loc, cls = model.localizer, model.classifier
     enc = cls.text_encoder
+    tr = loc.transformer
     parts = [
         ('localizer: input projections', [loc.loc_proj, loc.clip_proj, loc.downsample]),
-        ('localizer: deformable encoder', [loc.transformer.encoder]),
-        ('localizer: deformable decoder + heads', [loc.transformer.decoder, loc.transformer.segment_heads,
-                                                   loc.transformer.query_embed, loc.transformer.reference_head]),
+        ('localizer: deformable encoder + level embeddings', [tr.encoder, tr.encoder_norm, tr.level_embed]),
+        ('localizer: deformable decoder + heads', [tr.decoder, tr.decoder_norm, tr.segment_heads, tr.query_embed,
+                                                   tr.reference_head]),
         ('localizer: actionness head', [loc.actionness]),
         ('classifier: text tower (open_clip)', [getattr(enc, 'tower', None)]),
         ('classifier: text adapters', [getattr(enc, 'adapters', None)]),
-        ('classifier: projection + scale/bias', [cls.proj]),
+        ('classifier: projection + scale/bias', [cls.proj, cls.log_logit_scale, cls.logit_bias]),
     ]
     rows = []
-    for name, modules in parts:
-        holder = torch.nn.ModuleList([m for m in modules if m is not None])
-        rows.append((name, *count_parameters(holder)))
+    for name, members in parts:
+        holder = torch.nn.ParameterList([m for m in members if isinstance(m, torch.nn.Parameter)])
+        modules = torch.nn.ModuleList([m for m in members if isinstance(m, torch.nn.Module)] + [holder])
+        rows.append((name, *count_parameters(modules)))
     rows.append(('total', *count_parameters(model)))
     return rows
 

@@ -5,9 +5,7 @@ global backend or opens a window; matplotlib is imported only when a figure is m
 """
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 from typing import Tuple
 
 import numpy as np
@@ -26,16 +24,9 @@ def save_png(fig, path: str, dpi: int = DPI) -> str:
 
     No ``bbox_inches='tight'``: the image keeps the figure's pixel size, which callers and tests rely on.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.' + os.path.basename(path), suffix='.png')
-    os.close(fd)
-    try:
+    from zeetad.utils.atomic_io import atomic_path
+    with atomic_path(path, suffix='.png') as tmp:
         fig.savefig(tmp, dpi=dpi, format='png')
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
 
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Pictures of detections: per-video timelines, and a test run's precision-recall curves and per-class AP.
+
+    python tools/visualize.py PRED.json --gt GT.json --video video_test_0000004 [--video ...]
+    python tools/visualize.py PRED.json --gt GT.json --subset Test --metrics     # PR curves + AP bars
+    python tools/visualize.py work_dirs/detect/detections.json                   # every video, no ground truth
+
+PRED.json is the official results format (``tools/test.py --out``, ``tools/detect.py``); GT.json an
+ActivityNet-style annotation file. Curves under each timeline come from ``--curves`` (default: the
+``<PRED stem>_curves.npz`` that tools/detect.py writes, when present). PNGs go to ``--out-dir``
+(default ``<PRED stem>_vis/``).
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('predictions', help='detections JSON (official results format)')
+    p.add_argument('--gt', help='ground-truth JSON (ActivityNet style)')
+    p.add_argument('--subset', help='ground-truth subset evaluated by --metrics (e.g. Test); default: the videos '
+                                    'that have predictions')
+    p.add_argument('--video', action='append', default=[], help='video id to draw (repeat); default: all')
+    p.add_argument('--max-videos', type=int, default=50, help='at most this many timelines without --video')
+    p.add_argument('--classes', help='restrict to these classes (comma-separated or @file); --metrics scores '
+                                     'exactly these (default: ground-truth labels that also have predictions)')
+    p.add_argument('--curves', help='per-frame curves (.npz from tools/detect.py)')
+    p.add_argument('--metrics', action='store_true', help='draw PR curves per tIoU and per-class AP (needs --gt)')
+    p.add_argument('--tiou', type=float, nargs='+', default=[0.3, 0.4, 0.5, 0.6, 0.7])
+    p.add_argument('--score-thr', type=float, default=0.05, help='timelines: predictions with at least this score')
+    p.add_argument('--out-dir', help='output folder (default: <PRED stem>_vis)')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from zeetad.apis.class_names import parse_class_names
+    from zeetad.apis.outputs import load_curves
+    from zeetad.evaluation import evaluate_detections, load_ground_truth, load_predictions
+    from zeetad.visualization import plot_class_ap, plot_pr_curves, plot_timeline, precision_recall
+
+    preds = load_predictions(args.predictions)
+    stem = os.path.splitext(args.predictions)[0]
+    out_dir = args.out_dir or stem + '_vis'
+    classes = parse_class_names(args.classes) if args.classes else None
+    gt, durations = None, {}
+    if args.gt:
+        gt, _, durations = load_ground_truth(args.gt, None, classes)
+    elif args.metrics:
+        print('error: --metrics needs --gt', file=sys.stderr)
+        return 2
+    curves_file = args.curves or (stem + '_curves.npz' if os.path.isfile(stem + '_curves.npz') else None)
+    curves = load_curves(curves_file) if curves_file else {}
+
+    written = []
+    videos = args.video or ([] if args.metrics else sorted(preds)[:args.max_videos])
+    for vid in videos:
+        if vid not in preds and (gt is None or vid not in gt):
+            print(f'error: video {vid!r} is in neither the predictions nor the ground truth', file=sys.stderr)
+            return 2
+        dets = [d for d in preds.get(vid, []) if classes is None or d['label'] in classes]
+        written.append(plot_timeline(os.path.join(out_dir, f'{vid}.png'), dets, gt.get(vid) if gt else None,
+                                     duration=durations.get(vid), video_id=vid, curves=curves.get(vid),
+                                     score_thr=args.score_thr))
+    if args.metrics:
+        if args.subset:
+            gt, _, durations = load_ground_truth(args.gt, args.subset, classes)
+        else:
+            gt = {v: a for v, a in gt.items() if v in preds}
+        if classes is None:
+            predicted = {d['label'] for items in preds.values() for d in items}
+            classes = sorted({a['label'] for items in gt.values() for a in items} & predicted)
+        print(f'scoring {len(classes)} classes on {len(gt)} videos: {", ".join(classes)}')
+        result = evaluate_detections(gt, preds, args.tiou, classes=classes)
+        pr = precision_recall(gt, preds, args.tiou, classes)
+        written.append(plot_pr_curves(pr, os.path.join(out_dir, 'pr_curves.png')))
+        written.append(plot_class_ap(result, os.path.join(out_dir, 'class_ap.png')))
+        print(f'mAP: ' + ', '.join(f'@{k} {100 * v:.2f}' for k, v in result['mAP'].items())
+              + f', average {100 * result["average"]:.2f}')
+    for path in written:
+        print(path)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
