@@ -52,7 +52,7 @@ def parse_args(argv=None):
                    help="window sizes, and/or 'full' for whole videos as one sample")
     p.add_argument('--workers', type=int, nargs='+', default=[0, 2])
     p.add_argument('--batch-size', type=int, default=16)
-    p.add_argument('--batches', type=int, default=8, help='timed batches per window configuration')
+    p.add_argument('--batches', type=int, default=6, help='timed batches per window configuration')
     p.add_argument('--full-batches', type=int, default=2, help='timed batches per whole-video configuration')
     p.add_argument('--root', help='write the dataset here and keep it (default: a temporary folder)')
     p.add_argument('--config', default=THUMOS14_CONFIG, help='model config for the step rate')

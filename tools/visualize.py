@@ -4,6 +4,7 @@
     python tools/visualize.py PRED.json --gt GT.json --video video_test_0000004 [--video ...]
     python tools/visualize.py PRED.json --gt GT.json --subset Test --metrics     # PR curves + AP bars
     python tools/visualize.py work_dirs/detect/detections.json                   # every video, no ground truth
+    python tools/visualize.py PRED.json --gt GT.json --video ID --clip-curves CONFIG CHECKPOINT  # + CLIP cosine
 
 PRED.json is the official results format (``tools/test.py --out``, ``tools/detect.py``); GT.json an
 ActivityNet-style annotation file. Curves under each timeline come from ``--curves`` (default: the
@@ -29,6 +30,9 @@ def parse_args(argv=None):
     p.add_argument('--classes', help='restrict to these classes (comma-separated or @file); --metrics scores '
                                      'exactly these (default: ground-truth labels that also have predictions)')
     p.add_argument('--curves', help='per-frame curves (.npz from tools/detect.py)')
+    p.add_argument('--clip-curves', nargs=2, metavar=('CONFIG', 'CHECKPOINT'),
+                   help='draw a ZEETAD checkpoint\'s per-frame CLIP frame-class cosine under each timeline, from '
+                        'the config\'s test-set CLIP features')
     p.add_argument('--metrics', action='store_true', help='draw PR curves per tIoU and per-class AP (needs --gt)')
     p.add_argument('--tiou', type=float, nargs='+', default=[0.3, 0.4, 0.5, 0.6, 0.7])
     p.add_argument('--score-thr', type=float, default=0.05, help='timelines: predictions with at least this score')
@@ -36,12 +40,24 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _clip_curves_fn(config: str, checkpoint: str):
+    """``(video, class names) -> {class: (t, cosine)}`` from the checkpoint's text tower and the config's CLIP stream."""
+    from zeetad.apis import clip_similarity_curves, init_detector, load_detect_config
+    from zeetad.datasets.feature_store import build_feature_store
+    cfg = load_detect_config(config)
+    model = init_detector(cfg, checkpoint)
+    clip_cfg = dict(cfg.test_dataloader.dataset.clip_features)
+    store = build_feature_store(clip_cfg, 'clip_features')
+    return lambda vid, names: clip_similarity_curves(model, store, vid, clip_cfg, names) if names else None
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     from zeetad.apis.class_names import parse_class_names
     from zeetad.apis.outputs import load_curves
     from zeetad.evaluation import evaluate_detections, load_ground_truth, load_predictions
-    from zeetad.visualization import plot_class_ap, plot_pr_curves, plot_timeline, precision_recall
+    from zeetad.visualization import (plot_class_ap, plot_pr_curves, plot_timeline, precision_recall,
+                                      timeline_classes)
 
     preds = load_predictions(args.predictions)
     stem = os.path.splitext(args.predictions)[0]
@@ -56,6 +72,8 @@ def main(argv=None) -> int:
     curves_file = args.curves or (stem + '_curves.npz' if os.path.isfile(stem + '_curves.npz') else None)
     curves = load_curves(curves_file) if curves_file else {}
 
+    clip_curves = _clip_curves_fn(*args.clip_curves) if args.clip_curves else None
+
     written = []
     videos = args.video or ([] if args.metrics else sorted(preds)[:args.max_videos])
     for vid in videos:
@@ -63,9 +81,13 @@ def main(argv=None) -> int:
             print(f'error: video {vid!r} is in neither the predictions nor the ground truth', file=sys.stderr)
             return 2
         dets = [d for d in preds.get(vid, []) if classes is None or d['label'] in classes]
-        written.append(plot_timeline(os.path.join(out_dir, f'{vid}.png'), dets, gt.get(vid) if gt else None,
-                                     duration=durations.get(vid), video_id=vid, curves=curves.get(vid),
-                                     score_thr=args.score_thr))
+        truth = gt.get(vid) if gt else None
+        video_curves = curves.get(vid)
+        if clip_curves is not None:
+            video_curves = clip_curves(vid, timeline_classes(dets, truth, args.score_thr))
+        written.append(plot_timeline(os.path.join(out_dir, f'{vid}.png'), dets, truth, duration=durations.get(vid),
+                                     video_id=vid, curves=video_curves, score_thr=args.score_thr,
+                                     curves_label='CLIP frame-class cosine' if clip_curves else 'per-frame score'))
     if args.metrics:
         if args.subset:
             gt, _, durations = load_ground_truth(args.gt, args.subset, classes)
@@ -75,6 +97,7 @@ def main(argv=None) -> int:
             predicted = {d['label'] for items in preds.values() for d in items}
             classes = sorted({a['label'] for items in gt.values() for a in items} & predicted)
         print(f'scoring {len(classes)} classes on {len(gt)} videos: {", ".join(classes)}')
+        preds = {v: [d for d in items if d['label'] in classes] for v, items in preds.items() if v in gt}
         result = evaluate_detections(gt, preds, args.tiou, classes=classes)
         pr = precision_recall(gt, preds, args.tiou, classes)
         written.append(plot_pr_curves(pr, os.path.join(out_dir, 'pr_curves.png')))

@@ -101,7 +101,7 @@ def test_wrong_dim_and_nan_are_named(tiny_dataset):
     np.save(path, feats)
     ds = build(tiny_dataset, subset='Validation', role='train')
     idx = next(i for i, d in enumerate(ds.data_list) if d['video_id'] == 'vid_b')
-    with pytest.raises(ValueError, match="vid_b.npy.*vid_b.*NaN"):
+    with pytest.raises(ValueError, match="vid_b.npy.*vid_b.*NaN.*row 3, column 2"):
         ds[idx]
 
 

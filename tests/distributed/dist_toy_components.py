@@ -20,11 +20,13 @@ class DistToyModel(BaseModel):
         super().__init__()
         self.net = torch.nn.Sequential(torch.nn.Linear(dim, 16), torch.nn.Dropout(dropout), torch.nn.Linear(16, 1))
         self.nan_at = set(nan_at)
+        self.seen = []  # training batches' sample indices, in order
 
     def forward(self, inputs, target, index, mode='loss'):
         out = self.net(torch.stack(inputs)).squeeze(-1)
         if mode != 'loss':
             return [dict(pred=float(p), target=float(t)) for p, t in zip(out, target)]
+        self.seen.append([int(i) for i in index])
         losses = dict(loss_mse=(out - torch.stack(target)).pow(2).mean())
         if self.nan_at:
             bad = any(int(i) in self.nan_at for i in index)
@@ -64,10 +66,11 @@ class DistToyMetric(BaseMetric):
 
 
 def toy_config(work_dir: str, *, max_epochs: int = 2, by_epoch_ckpt: bool = False, validate: bool = False,
-               seed: int = 0, nan_at=(), guard: Optional[dict] = None, optim_type: str = 'OptimWrapper') -> Config:
+               seed: int = 0, nan_at=(), guard: Optional[dict] = None, optim_type: str = 'OptimWrapper',
+               num_workers: int = 0) -> Config:
     """A Runner config over the toy components (16 samples, batch 4: 4 iterations per epoch)."""
-    loader = dict(dataset=dict(type='DistToyData'), batch_size=4, num_workers=0,
-                  sampler=dict(type='DefaultSampler', shuffle=True))
+    loader = dict(dataset=dict(type='DistToyData'), batch_size=4, num_workers=num_workers,
+                  persistent_workers=num_workers > 0, sampler=dict(type='DefaultSampler', shuffle=True))
     cfg = dict(
         model=dict(type='DistToyModel', nan_at=list(nan_at)),
         train_dataloader=loader,

@@ -101,15 +101,23 @@ def _metric(result_dir: Path) -> float:
     return json.loads((result_dir / 'tad_map.json').read_text())['average']
 
 
-def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(setup):
+@pytest.fixture(scope='module')
+def single(setup):
+    """1 process, batch 2, no dropout (so that only DDP itself can make the 2-process run differ; exact RNG
+    resume with dropout is covered by test_dist_resume_toy.py)."""
     root, config = setup
-    _train(config, root / 'full')
+    _train(config, root / 'single', *NO_DROPOUT)
+    return root / 'single'
+
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(setup, single):
+    root, config = setup
     # the same run, killed as soon as the mid-epoch checkpoint of iteration 4 (of 8 per epoch) exists
     crashed = root / 'crashed'
     env = dict(os.environ, OMP_NUM_THREADS='2')
     with open(root / 'crashed_before_kill.log', 'w') as log:
         proc = subprocess.Popen(_command('train.py', [config, '--work-dir', str(crashed), '--cfg-options',
-                                                      f'val_evaluator.result_dir={crashed}']),
+                                                      f'val_evaluator.result_dir={crashed}', *NO_DROPOUT]),
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 300
         while not (crashed / 'iter_4.pth').exists() and proc.poll() is None and time.time() < deadline:
@@ -119,27 +127,19 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted_run(setup):
     assert proc.returncode == -signal.SIGKILL
     assert not (crashed / 'iter_16.pth').exists()
     # two runs with the same seed: identical up to the kill
-    before, reference = _state(crashed / 'iter_4.pth'), _state(root / 'full' / 'iter_4.pth')
+    before, reference = _state(crashed / 'iter_4.pth'), _state(single / 'iter_4.pth')
     assert all(torch.equal(before['state_dict'][k], v) for k, v in reference['state_dict'].items())
 
-    output = _train(config, crashed, resume=True)
+    output = _train(config, crashed, *NO_DROPOUT, resume=True)
     assert 'resume: skipping the 4 batches of epoch 1' in output
-    final, expected = _state(crashed / 'iter_16.pth'), _state(root / 'full' / 'iter_16.pth')
+    final, expected = _state(crashed / 'iter_16.pth'), _state(single / 'iter_16.pth')
     assert final['meta']['iter'] == expected['meta']['iter'] == 16
     for key, value in expected['state_dict'].items():
         assert torch.equal(final['state_dict'][key], value), key
     for a, b in zip(final['optimizer']['state'].values(), expected['optimizer']['state'].values()):
         assert torch.equal(a['exp_avg'], b['exp_avg']) and torch.equal(a['exp_avg_sq'], b['exp_avg_sq'])
     assert final['param_schedulers'] == expected['param_schedulers']
-    assert _metric(crashed) == _metric(root / 'full')
-
-
-@pytest.fixture(scope='module')
-def single(setup):
-    """1 process, batch 2, no dropout (so that only DDP itself can make the 2-process run differ)."""
-    root, config = setup
-    _train(config, root / 'single', *NO_DROPOUT)
-    return root / 'single'
+    assert _metric(crashed) == _metric(single)
 
 
 def test_two_processes_train_like_one_with_the_same_total_batch(setup, single):

@@ -8,6 +8,8 @@ from zeetad.visualization import (PR_SIZE_PX, class_ap_size_px, interpolated_ap,
                                   plot_class_ap, plot_pr_curves, plot_timeline, png_size, precision_recall,
                                   timeline_classes, timeline_size_px)
 
+pytestmark = pytest.mark.filterwarnings("ignore:ignored 1 predictions", "ignore:.*duplicate ground-truth")
+
 CLASSES = ['HighJump', 'PoleVault', 'a person falling']
 
 

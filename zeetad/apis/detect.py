@@ -106,6 +106,8 @@ def run_zeetad(run: DetectionRun, cfg, checkpoint: str, cache_dir: str, *, loc_f
             '--loc-features DIR_OR_H5 with one (T, C) array per video, or use a CLIP-stream-only config such as '
             'configs/zeetad/zeetad_clip_only_thumos14.py, which needs nothing but the video')
     model = init_detector(cfg, checkpoint, device)  # checks the checkpoint before any slow work
+    if loc_clip:
+        _check_lengths(run, loc, ds.get('window_size') if not ds.get('resize_length') else None, allow_short)
     te = cfg.model.classifier.text_encoder
     wanted = {}
     if clip:
@@ -151,6 +153,22 @@ def run_zeetad(run: DetectionRun, cfg, checkpoint: str, cache_dir: str, *, loc_f
                                                                 run.classes)
     run.results = to_official_results(detections, run.classes)
     run.curves_label = 'CLIP frame-class cosine'
+
+
+def _check_lengths(run: DetectionRun, loc: dict, window: Optional[int], allow_short: bool) -> None:
+    """Fail early (before extracting features) on videos shorter than the window of a CLIP-frame stream."""
+    from zeetad.video.decode import sample_count
+    from .errors import VideoTooShortError
+    from .inference import video_windows
+    loc_spec = StreamSpec(loc=loc, clip=None, window_size=window, window_overlap=0.0, resize_length=None)
+    for video in list(run.videos.values()):
+        try:
+            video_windows(video, loc_spec, sample_count(video.duration, _frame_fps(loc, 'loc_features')), allow_short)
+        except VideoTooShortError as exc:
+            if len(run.videos) == 1:
+                raise
+            run.failed[video.video_id] = str(exc)
+            del run.videos[video.video_id]
 
 
 def _source(video: VideoMeta):

@@ -12,9 +12,13 @@ import numpy as np
 
 
 class FeatureStore:
-    """Common interface: ``load(video_id) -> (T, C)``, ``path_of(video_id)``, ``has(video_id)``."""
+    """Common interface: ``load(video_id, start, stop) -> (T, C)``, ``shape(video_id)``, ``path_of``, ``has``."""
 
-    def load(self, video_id: str) -> np.ndarray:
+    def load(self, video_id: str, start: Optional[int] = None, stop: Optional[int] = None) -> np.ndarray:
+        """Rows ``[start, stop)`` of a video's features (all rows by default), reading only those rows."""
+        raise NotImplementedError
+
+    def shape(self, video_id: str) -> tuple:
         raise NotImplementedError
 
     def has(self, video_id: str) -> bool:
@@ -40,7 +44,7 @@ class NpyFeatureStore(FeatureStore):
     def has(self, video_id: str) -> bool:
         return os.path.isfile(self.path_of(video_id))
 
-    def load(self, video_id: str) -> np.ndarray:
+    def _open(self, video_id: str) -> np.ndarray:
         path = self.path_of(video_id)
         if not os.path.isfile(path):
             raise FileNotFoundError(f'feature file for video {video_id!r} not found: {path}')
@@ -48,6 +52,12 @@ class NpyFeatureStore(FeatureStore):
             return np.load(path, mmap_mode='r' if self.mmap else None)
         except ValueError as exc:
             raise ValueError(f'cannot read features of video {video_id!r} from {path}: {exc}') from None
+
+    def load(self, video_id: str, start: Optional[int] = None, stop: Optional[int] = None) -> np.ndarray:
+        return np.array(self._open(video_id)[start:stop])  # copies only the rows out of the memory map
+
+    def shape(self, video_id: str) -> tuple:
+        return self._open(video_id).shape  # reads the .npy header only
 
 
 class HDF5FeatureStore(FeatureStore):
@@ -75,12 +85,18 @@ class HDF5FeatureStore(FeatureStore):
     def has(self, video_id: str) -> bool:
         return self.key_of(video_id) in self._handle()
 
-    def load(self, video_id: str) -> np.ndarray:
+    def _dataset(self, video_id: str):
         handle = self._handle()
         key = self.key_of(video_id)
         if key not in handle:
             raise FileNotFoundError(f'features of video {video_id!r} not found in {self.path} (dataset {key!r})')
-        return handle[key][()]
+        return handle[key]
+
+    def load(self, video_id: str, start: Optional[int] = None, stop: Optional[int] = None) -> np.ndarray:
+        return self._dataset(video_id)[start:stop]  # h5py reads only the selected rows
+
+    def shape(self, video_id: str) -> tuple:
+        return self._dataset(video_id).shape
 
     def attrs(self) -> dict:
         return dict(self._handle().attrs)

@@ -133,7 +133,7 @@ class TADDataset(BaseDataset):
                                             '(set on_missing_features="skip" to leave such videos out)')
                 missing.append(rec.video_id)
                 continue
-            shape = store.load(rec.video_id).shape
+            shape = store.shape(rec.video_id)
             self._check_shape(shape, rec, store.path_of(rec.video_id), 'loc_features')
             self._lengths[rec.video_id] = shape[0]
             kept.append(rec)
@@ -180,7 +180,7 @@ class TADDataset(BaseDataset):
     def prepare_data(self, idx: int):
         info = self.get_data_info(idx)
         info['loc_feats'], info['clip_feats'] = self._load_streams(info)
-        info['classes'] = self.metainfo['classes']
+        info['classes'] = self._metainfo['classes']  # not self.metainfo: that deep-copies all ground truth
         return self.pipeline(info)
 
     def _stores(self):

@@ -127,6 +127,7 @@ def time_loader(dataset, batch_size: int, num_workers: int, batches: int, prepro
     from torch.utils.data import DataLoader, RandomSampler
 
     from zeetad.datasets import tad_collate
+    warmup_batches = max(1, warmup_batches)  # the clock starts after a batch has arrived
     total = (batches + warmup_batches) * batch_size
     sampler = RandomSampler(dataset, num_samples=total, generator=torch.Generator().manual_seed(seed))
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,

@@ -217,7 +217,8 @@ def inference_section(model, cfg, args, out) -> None:
     rows = [('windows in the test set', f'{total_windows} ({total_windows / len(videos):.1f} per video)'),
             (f'model forward, {timed} windows timed in batches of {bs}', f'{windows_per_s:.1f} windows/s'),
             (f'merge + Soft-NMS, {len(picks)} videos timed', f'{nms_ms:.1f} ms per video'),
-            ('whole test set (extrapolated, no data loading)', f'{total_s:.1f} s = {len(videos) / total_s:.2f} videos/s')]
+            ('whole test set (extrapolated, no data loading)',
+             f'{total_s:.1f} s = {len(videos) / total_s:.2f} videos/s')]
     print(format_table(['quantity', 'value'], rows, align='lr'))
     out['inference'] = dict(videos=len(videos), windows=total_windows, timed_windows=timed,
                             windows_per_s=windows_per_s, nms_ms_per_video=nms_ms, nms_videos_timed=len(picks),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional
+from typing import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -27,12 +27,12 @@ _BACKWARD_PREFIX = 'autograd::engine::evaluate_function: '
 
 
 class RangeHooks:
-    """Open a ``record_function(name)`` range around modules or methods while attached.
+    """Open a ``record_function(name)`` range around modules or methods while attached::
 
-    >>> hooks = RangeHooks()
-    >>> hooks.module('encoder', model.localizer.transformer.encoder)   # every call of the module
-    >>> hooks.method('text tower', model.classifier.text_encoder, 'encode')
-    >>> ...; hooks.remove()
+        hooks = RangeHooks().module('encoder', model.localizer.transformer.encoder)  # each layer's calls
+        hooks.method('text tower', model.classifier.text_encoder, 'encode')
+        ...  # profile
+        hooks.remove()
     """
 
     def __init__(self) -> None:

@@ -64,7 +64,7 @@ def plot_class_ap(result: dict, path: str, title: str = 'Per-class AP') -> str:
     w_px, h_px = class_ap_size_px(len(items))
     fig = new_figure(w_px, h_px)
     longest = max((len(n) for _, n, _ in items), default=5)
-    left = min(0.4, (24 + 6.5 * longest) / w_px)
+    left = min(0.4, (30 + 6.8 * longest) / w_px)
     ax = fig.add_axes((left, 60 / h_px, 0.78 - left, 1 - 100 / h_px))
     y = np.arange(len(items))
     ax.barh(y, [100 * m for m, _, _ in items], color='0.75', label='average over tIoU')

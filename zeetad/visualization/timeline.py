@@ -90,7 +90,7 @@ def draw_timeline(fig, rows: Sequence[str], predictions, ground_truth=None, *, d
     w_px, h_px = fig.get_size_inches() * fig.dpi
     duration = float(duration) if duration else _end_time(predictions, ground_truth, curves)
     longest = max((len(r) for r in rows), default=5)
-    left = min(0.35, (24 + 6.5 * longest) / w_px)
+    left = min(0.35, (30 + 7.4 * longest) / w_px)  # room for the class names at fontsize 9
     rows_px = ROW_PX * max(1, len(rows))
     colour = dict(zip(rows, _colours(len(rows))))
     row_of = {c: i for i, c in enumerate(rows)}
@@ -146,7 +146,7 @@ def draw_timeline(fig, rows: Sequence[str], predictions, ground_truth=None, *, d
                      linestyle='--' if name.endswith('(end)') else '-')
         cax.set_ylabel(curves_label, fontsize=8)
         cax.grid(color='0.9', linewidth=0.6)
-        cax.legend(fontsize=7, loc='upper right', ncol=min(4, len(curves)), frameon=False)
+        cax.legend(fontsize=7, loc='upper right', ncol=min(4, len(curves)), framealpha=0.85, edgecolor='none')
         cax.set_xlabel('time (s)')
     else:
         ax.set_xlabel('time (s)')

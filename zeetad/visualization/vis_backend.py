@@ -114,6 +114,7 @@ class LocalTensorboardVisBackend(LocalVisBackend):
                     self._writer.add_scalar(key, float(value), step)
 
     def close(self) -> None:
+        # SummaryWriter reopens its event file on the next write, as mmengine's backend relies on when a
+        # runner tests after training (the visualizer is closed after each run).
         if self._writer is not None:
             self._writer.close()
-            self._writer = None
