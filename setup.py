@@ -27,6 +27,7 @@ setup(
         'scipy>=1.10',
         'rich>=13',
         'tqdm',
+        'tensorboard',
     ],
     extras_require={
         'dev': ['pytest>=7', 'hypothesis>=6', 'matplotlib>=3.7', 'av>=11', 'transformers>=4.45'],

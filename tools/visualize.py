@@ -41,7 +41,7 @@ def parse_args(argv=None):
 
 
 def _clip_curves_fn(config: str, checkpoint: str):
-    """``(video, class names) -> {class: (t, cosine)}`` from the checkpoint's text tower and the config's CLIP stream."""
+    """``(video, names) -> {name: (t, cosine)}``: a checkpoint's text embeddings against the config's CLIP stream."""
     from zeetad.apis import clip_similarity_curves, init_detector, load_detect_config
     from zeetad.datasets.feature_store import build_feature_store
     cfg = load_detect_config(config)
@@ -102,7 +102,7 @@ def main(argv=None) -> int:
         pr = precision_recall(gt, preds, args.tiou, classes)
         written.append(plot_pr_curves(pr, os.path.join(out_dir, 'pr_curves.png')))
         written.append(plot_class_ap(result, os.path.join(out_dir, 'class_ap.png')))
-        print(f'mAP: ' + ', '.join(f'@{k} {100 * v:.2f}' for k, v in result['mAP'].items())
+        print('mAP: ' + ', '.join(f'@{k} {100 * v:.2f}' for k, v in result['mAP'].items())
               + f', average {100 * result["average"]:.2f}')
     for path in written:
         print(path)

@@ -28,7 +28,7 @@ from mmengine.registry import Registry
 
 RUNNERS = Registry('runner', parent=MMENGINE_RUNNERS, locations=['zeetad.engine'])
 LOOPS = Registry('loop', parent=MMENGINE_LOOPS, locations=['zeetad.engine'])
-HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['zeetad.engine'])
+HOOKS = Registry('hook', parent=MMENGINE_HOOKS, locations=['zeetad.engine', 'zeetad.visualization'])
 DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, locations=['zeetad.datasets'])
 DATA_SAMPLERS = Registry('data sampler', parent=MMENGINE_DATA_SAMPLERS, locations=['zeetad.datasets'])
 TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, locations=['zeetad.datasets.transforms'])

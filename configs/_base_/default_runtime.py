@@ -14,7 +14,9 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'),  # zeetad switches to gloo when there is no GPU
 )
 
-vis_backends = [dict(type='LocalVisBackend')]
+# TensorBoard event files (loss terms, learning rate, validation mAP) next to scalars.json; without the
+# tensorboard package installed it warns once and keeps the local files.
+vis_backends = [dict(type='LocalTensorboardVisBackend', tensorboard=True)]
 visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 log_level = 'INFO'

@@ -67,7 +67,7 @@ class DistToyMetric(BaseMetric):
 
 def toy_config(work_dir: str, *, max_epochs: int = 2, by_epoch_ckpt: bool = False, validate: bool = False,
                seed: int = 0, nan_at=(), guard: Optional[dict] = None, optim_type: str = 'OptimWrapper',
-               num_workers: int = 0) -> Config:
+               num_workers: int = 0, hooks=()) -> Config:
     """A Runner config over the toy components (16 samples, batch 4: 4 iterations per epoch)."""
     loader = dict(dataset=dict(type='DistToyData'), batch_size=4, num_workers=num_workers,
                   persistent_workers=num_workers > 0, sampler=dict(type='DefaultSampler', shuffle=True))
@@ -85,8 +85,9 @@ def toy_config(work_dir: str, *, max_epochs: int = 2, by_epoch_ckpt: bool = Fals
     if validate:
         cfg.update(val_dataloader=dict(loader, sampler=dict(type='DefaultSampler', shuffle=False)),
                    val_evaluator=dict(type='DistToyMetric'), val_cfg=dict(type='ValLoop'))
+    cfg['custom_hooks'] = list(hooks)
     if guard is not None:
-        cfg['custom_hooks'] = [dict(type='NonFiniteLossHook', **guard)]
+        cfg['custom_hooks'].append(dict(type='NonFiniteLossHook', **guard))
     return Config(cfg)
 
 

@@ -30,7 +30,8 @@ def test_rng_state_round_trip_through_a_safe_checkpoint(tmp_path):
     expected = (random.random(), np.random.normal(size=3), torch.rand(3))
     path = tmp_path / 'rng.pth'
     torch.save({'rng_state': state}, path)
-    restore_rng_state(load_checkpoint_file(str(path))['rng_state'])  # weights_only=True loading
+    assert torch.load(path, weights_only=True)  # plain weights_only loading: no extra types needed
+    restore_rng_state(load_checkpoint_file(str(path))['rng_state'])
     again = (random.random(), np.random.normal(size=3), torch.rand(3))
     assert again[0] == expected[0]
     assert np.array_equal(again[1], expected[1])
@@ -74,6 +75,18 @@ def test_mid_epoch_resume_with_persistent_workers_trains_each_remaining_batch_on
         iterator = runner.train_dataloader._iterator
         if iterator is not None:
             iterator._shutdown_workers()
+
+
+def test_mid_epoch_resume_continues_the_ema_weights(tmp_path):
+    ema = [dict(type='EMAHook', momentum=0.1)]
+    full = _train(tmp_path / 'full', hooks=ema)
+    crashed = tmp_path / 'crashed'
+    crashed.mkdir()
+    shutil.copy(tmp_path / 'full' / 'iter_3.pth', crashed / 'iter_3.pth')
+    resumed = _train(crashed, resume='auto', hooks=ema)
+    _assert_same(load_checkpoint_file(str(tmp_path / 'full' / 'iter_8.pth'))['ema_state_dict'],
+                 load_checkpoint_file(str(crashed / 'iter_8.pth'))['ema_state_dict'])
+    _assert_same(weights(full), weights(resumed))
 
 
 def test_epoch_end_resume_with_validation_in_between_is_exact(tmp_path):

@@ -3,7 +3,6 @@ TensorBoard writer, and the test run draws its figures."""
 import os
 
 import numpy as np
-import pytest
 
 import zeetad.visualization.vis_backend as vb
 from conftest import ROOT
@@ -53,7 +52,6 @@ def small_run_config(data, work_dir):
     return cfg
 
 
-@pytest.mark.slow
 def test_training_logs_reach_tensorboard_and_test_draws_figures(synthetic_small, tmp_path, monkeypatch):
     from zeetad.engine.runner_setup import build_runner
     monkeypatch.setattr(vb, '_summary_writer_cls', lambda: RecordingWriter)

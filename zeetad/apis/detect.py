@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Optional
 
 from .class_names import parse_class_names
 from .errors import DetectError, MissingFeaturesError, VideoReadError
@@ -60,6 +60,8 @@ def _frame_fps(stream: dict, key: str) -> float:
     if 'sample_fps' not in tb:
         raise DetectError(f'{key}.timebase must be a frame-level time base (sample_fps=...) for detect to '
                           f'extract it, got {dict(tb)}')
+    if float(tb.get('offset_s', 0.0)) != 0.0:
+        raise DetectError(f'{key}.timebase.offset_s must be 0: detect samples frame i at i / fps seconds')
     return float(tb['sample_fps'])
 
 
@@ -95,6 +97,8 @@ def run_zeetad(run: DetectionRun, cfg, checkpoint: str, cache_dir: str, *, loc_f
     from .inference import build_merger, clip_similarity_curves, detect_windows, merge_video
     from .model_loading import init_detector
 
+    if cfg.model.get('type') == 'ZEAL':
+        raise DetectError('this is a ZEAL config (training-free): run it with --zeal --lvlm PATH')
     ds = cfg.test_dataloader.dataset
     loc, clip = dict(ds['loc_features']), (dict(ds['clip_features']) if ds.get('clip_features') else None)
     if not checkpoint:
@@ -127,7 +131,9 @@ def run_zeetad(run: DetectionRun, cfg, checkpoint: str, cache_dir: str, *, loc_f
         if key in wanted:
             stores[key] = build_feature_store(dict(format='hdf5', path=files[wanted[key]], dim=stream.get('dim'),
                                                    timebase=stream['timebase']), f'{key}_features')
-    clip_cfg = dict(clip, path=files[wanted['clip']], format='hdf5') if clip else None
+    clip_cfg = None
+    if clip:  # the cache holds plain video ids: no prefix/suffix of the config's own feature file
+        clip_cfg = dict(format='hdf5', path=files[wanted['clip']], dim=clip.get('dim'), timebase=clip['timebase'])
     if not loc_clip:
         user = _user_loc_store_cfg(loc_features, loc)
         stores['loc'] = build_feature_store(user, 'loc_features')
@@ -161,11 +167,12 @@ def _check_lengths(run: DetectionRun, loc: dict, window: Optional[int], allow_sh
     from .errors import VideoTooShortError
     from .inference import video_windows
     loc_spec = StreamSpec(loc=loc, clip=None, window_size=window, window_overlap=0.0, resize_length=None)
+    single = len(run.videos) == 1
     for video in list(run.videos.values()):
         try:
             video_windows(video, loc_spec, sample_count(video.duration, _frame_fps(loc, 'loc_features')), allow_short)
         except VideoTooShortError as exc:
-            if len(run.videos) == 1:
+            if single:
                 raise
             run.failed[video.video_id] = str(exc)
             del run.videos[video.video_id]

@@ -265,8 +265,9 @@ def _check_data(cfg, stage: str, check: _Checker) -> None:
 
 
 def _looks_like_path(value) -> bool:
-    return isinstance(value, str) and (os.sep in value or value.endswith(('.pt', '.pth', '.bin', '.safetensors',
-                                                                          '.json')))
+    if not isinstance(value, str) or '://' in value or value.startswith('hf-hub:'):
+        return False
+    return os.sep in value or value.endswith(('.pt', '.pth', '.bin', '.safetensors', '.json'))
 
 
 def _check_files(cfg, stage: str, check: _Checker) -> None:

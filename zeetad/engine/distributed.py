@@ -75,6 +75,15 @@ def init_distributed(launcher: str, backend: Optional[str] = None, timeout: Opti
     return backend
 
 
+def _is_ddp(kind) -> bool:
+    """Whether the model wrapper ``kind`` is a DistributedDataParallel (mmengine then passes ``device_ids``)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    from zeetad.registry import MODEL_WRAPPERS
+    cls = MODEL_WRAPPERS.get(kind) if isinstance(kind, str) else kind
+    return isinstance(cls, type) and issubclass(cls, DistributedDataParallel)
+
+
 def prepare_distributed(cfg) -> None:
     """Initialise the process group for ``cfg.launcher`` and adapt ``cfg`` to the device (in place).
 
@@ -98,7 +107,8 @@ def prepare_distributed(cfg) -> None:
         wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel', broadcast_buffers=False,
                                                        find_unused_parameters=cfg.get('find_unused_parameters',
                                                                                       False))
-        wrapper.setdefault('device_ids', None)
+        if _is_ddp(wrapper.get('type', 'MMDistributedDataParallel')):
+            wrapper.setdefault('device_ids', None)
         cfg.model_wrapper_cfg = wrapper
     collect_dir = osp.join(cfg.work_dir, f'.dist_collect_{os.environ["MASTER_PORT"]}')
     for key in ('val_evaluator', 'test_evaluator'):

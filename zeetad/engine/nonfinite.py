@@ -76,8 +76,11 @@ class GuardedAmpOptimWrapper(_NonFiniteGuard, AmpOptimWrapper):
 
 
 def _non_finite_terms(outputs) -> dict:
+    """``{name: value}`` of the non-finite loss terms in a train step's log variables."""
     terms = {}
     for name, value in (outputs or {}).items():
+        if 'loss' not in name:  # as mmengine's parse_losses: other log variables are not optimised
+            continue
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
                 continue

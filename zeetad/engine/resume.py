@@ -22,7 +22,7 @@ import torch
 from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.runner import EpochBasedTrainLoop
+from mmengine.runner import BaseLoop, EpochBasedTrainLoop
 from torch.utils.data import BatchSampler
 
 from zeetad.registry import HOOKS, LOOPS
@@ -31,8 +31,10 @@ from zeetad.registry import HOOKS, LOOPS
 def capture_rng_state() -> dict:
     """The state of every global generator, as types that load with ``torch.load(weights_only=True)``."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    # numpy's keys as a torch tensor: plain ``weights_only`` loading then needs no numpy allow-listing
     state = dict(python=random.getstate(), torch=torch.get_rng_state(),
-                 numpy=dict(kind=kind, keys=keys, pos=int(pos), has_gauss=int(has_gauss), gauss=float(gauss)))
+                 numpy=dict(kind=kind, keys=torch.from_numpy(keys.astype(np.int64)), pos=int(pos),
+                            has_gauss=int(has_gauss), gauss=float(gauss)))
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state['cuda'] = torch.cuda.get_rng_state_all()
     return state
@@ -43,7 +45,8 @@ def restore_rng_state(state: dict) -> None:
     version, internal, gauss = state['python']
     random.setstate((version, tuple(internal), gauss))
     n = state['numpy']
-    np.random.set_state((n['kind'], np.asarray(n['keys'], dtype=np.uint32), n['pos'], n['has_gauss'], n['gauss']))
+    keys = n['keys'].numpy() if isinstance(n['keys'], torch.Tensor) else np.asarray(n['keys'])
+    np.random.set_state((n['kind'], keys.astype(np.uint32), n['pos'], n['has_gauss'], n['gauss']))
     torch.set_rng_state(state['torch'].cpu())
     cuda = state.get('cuda')
     if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
@@ -69,7 +72,7 @@ class RNGStateHook(Hook):
         if isinstance(loop, ResumableEpochBasedTrainLoop) and 'rng_state' in checkpoint:
             loop.pending_rng_state = (checkpoint['meta'].get('iter'), checkpoint['rng_state'])
         saved = checkpoint.get('meta', {}).get('world_size')
-        if saved is not None and saved != get_world_size() and isinstance(loop, EpochBasedTrainLoop):
+        if saved is not None and saved != get_world_size() and isinstance(loop, BaseLoop):
             print_log(f'checkpoint was trained on {saved} processes, now {get_world_size()}: the total batch '
                       f'size changes (batch_size is per process) unless auto_scale_lr or the batch size is '
                       f'adapted, and the mid-epoch position and random streams cannot be resumed exactly',

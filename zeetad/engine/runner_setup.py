@@ -87,7 +87,9 @@ def apply_engine_defaults(cfg: Config) -> None:
                 hooks.append(dict(type=name))
         cfg.custom_hooks = hooks
         loop = cfg.train_cfg
-        if loop.get('type') == 'EpochBasedTrainLoop' or ('type' not in loop and loop.get('by_epoch', False)):
+        kind = loop.get('type')
+        if (isinstance(kind, str) and kind.split('.')[-1] == 'EpochBasedTrainLoop') or \
+                (kind is None and loop.get('by_epoch', False)):
             loop.pop('by_epoch', None)
             loop['type'] = 'ResumableEpochBasedTrainLoop'
 
@@ -104,10 +106,10 @@ def build_runner(cfg: Config, resume: Optional[str] = None, *, stage: str = 'tra
     With ``cfg.launcher != 'none'`` this also initialises the process group (nccl on GPUs, gloo on CPU);
     call :func:`zeetad.engine.distributed.finalize_distributed` when done.
     """
-    import zeetad.engine  # noqa: F401  (safe checkpoint loading, atomic saving, loops and hooks)
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
+    import zeetad.engine  # noqa: F401  (safe checkpoint loading, atomic saving, loops and hooks)
     from zeetad.engine.checkpoint_io import find_latest_checkpoint
     from zeetad.engine.config_check import validate_config
     from zeetad.engine.distributed import prepare_distributed

@@ -11,7 +11,7 @@ from typing import Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .figure_io import DPI, new_figure, save_png
+from .figure_io import new_figure, save_png
 
 ROW_PX, HEADER_PX, FOOTER_PX, CURVES_PX = 34, 64, 70, 190
 MIN_ALPHA = 0.12
