@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from conftest import ROOT, write_tiny_dataset
+from testing_utils import ROOT, write_tiny_dataset
 
 sys.path.insert(0, str(ROOT / 'tools'))
 

@@ -17,7 +17,8 @@ env_cfg = dict(
 # TensorBoard event files (loss terms, learning rate, validation mAP) next to scalars.json; without the
 # tensorboard package installed it warns once and keeps the local files.
 vis_backends = [dict(type='LocalTensorboardVisBackend', tensorboard=True)]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
+# No fixed name: mmengine keeps one visualizer per name per process, so each runner gets its own.
+visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 log_level = 'INFO'
 load_from = None

@@ -23,9 +23,5 @@ val_dataloader = test_dataloader
 # classifier still pools CLIP features inside each proposal.
 model = dict(localizer=dict(loc_dim=256, clip_dim=256, fuse_clip=False))
 
-# Training logs (loss terms, learning rate, validation mAP) also go to TensorBoard when it is installed;
-# tensorboard=False (or without the package) writes only vis_data/scalars.json, as LocalVisBackend does.
-vis_backends = [dict(type='LocalTensorboardVisBackend', tensorboard=True)]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
 # After testing: precision-recall curves per tIoU, per-class AP and three timelines in <work_dir>/<time>/tad_vis.
 custom_hooks = [dict(type='TADVisualizationHook', modes=('test',), num_timelines=3)]

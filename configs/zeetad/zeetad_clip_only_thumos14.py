@@ -16,6 +16,4 @@ test_dataloader = dict(dataset=dict(loc_features=dict(_delete_=True, **clip_stre
 val_dataloader = test_dataloader
 model = dict(localizer=dict(loc_dim=512, clip_dim=512, fuse_clip=False))
 
-vis_backends = [dict(type='LocalTensorboardVisBackend', tensorboard=True)]
-visualizer = dict(type='Visualizer', vis_backends=vis_backends, name='visualizer')
 custom_hooks = [dict(type='TADVisualizationHook', modes=('test',), num_timelines=3)]

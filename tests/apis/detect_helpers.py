@@ -5,7 +5,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from conftest import ROOT
+from testing_utils import ROOT
 
 TINY_MODEL = dict(
     localizer=dict(d_model=32, transformer=dict(nhead=4, num_points=2, enc_layers=1, dec_layers=1, dim_ff=64,

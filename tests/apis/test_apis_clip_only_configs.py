@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from conftest import ROOT
+from testing_utils import ROOT
 
 
 @pytest.mark.parametrize('name,dim', [('zeetad_clip_only_synthetic_thumos14_demo', 256),
@@ -24,4 +24,6 @@ def test_clip_only_config(name, dim):
     assert (loc.loc_dim, loc.clip_dim, loc.fuse_clip) == (dim, dim, False)
     assert cfg.visualizer.vis_backends == [dict(type='LocalTensorboardVisBackend', tensorboard=True)]
     assert [h['type'] for h in cfg.custom_hooks] == ['TADVisualizationHook']
-    assert 'zeetad.visualization' in cfg.custom_imports['imports']
+    # the hook resolves through the HOOKS registry's locations, no custom_imports needed
+    from zeetad.registry import HOOKS
+    assert HOOKS.get('TADVisualizationHook') is not None

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from testing_utils import ROOT
 from detect_helpers import write_video, write_zeetad_checkpoint, write_zeetad_config
 
 CLASSES = 'high jump, pole vault, a person falling'

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from testing_utils import ROOT
 from detect_helpers import write_video, write_zeal_config
 
 CLASSES = 'high jump, pole vault, a person falling'

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import ROOT
+from testing_utils import ROOT
 from zeetad.utils.benchmark import (NetworkBlocked, format_table, no_network, peak_memory, saved_tensors_mib,
                                     time_calls)
 from zeetad.utils.profile_ranges import RangeHooks, profile_parts

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from testing_utils import ROOT
 
 
 def run_tool(name, *args, tmp_path):

@@ -7,7 +7,7 @@ from zeetad.datasets.annotations import AnnotationError, load_annotations, to_gr
 from zeetad.datasets.splits import resolve_split
 from zeetad.datasets.timebase import TimeBase, make_timebase, resample_stream
 from zeetad.datasets.windows import enumerate_windows, window_instances
-from conftest import ROOT
+from testing_utils import ROOT
 
 THUMOS = ROOT / 'data' / 'thumos14' / 'annotations' / 'thumos14.json'
 

@@ -7,7 +7,7 @@ from zeetad.datasets.annotations import load_annotations
 from zeetad.datasets.synthetic import SyntheticConfig, SyntheticWorld
 from zeetad.datasets.synthetic_io import activitynet_shaped_records, existing_dataset
 from zeetad.datasets.timebase import make_timebase
-from conftest import ROOT
+from testing_utils import ROOT
 
 
 def test_files_in_real_formats_and_class_coverage(synthetic_small):

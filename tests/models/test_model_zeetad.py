@@ -11,7 +11,7 @@ import zeetad.engine  # noqa: F401
 from zeetad.datasets import TADDataset, tad_collate
 from zeetad.registry import MODELS
 from zeetad.text import TINY_CLIP_CONFIG
-from conftest import ROOT
+from testing_utils import ROOT
 
 SPLIT = dict(mode='zero_shot', root=str(ROOT / 'data' / 'splits'), dataset='THUMOS14', ratio=75, index=0)
 
@@ -54,7 +54,7 @@ def trained(synthetic_small):
     wrapper = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3), clip_grad=dict(max_norm=1.0))
     losses = []
     for batch in batches(ds, 8, 40):
-        losses.append(float(model.train_step(batch, wrapper)['loss']))
+        losses.append(float(model.train_step(batch, wrapper)['loss'].detach()))
     return model, losses
 
 

@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 import zeetad.visualization.vis_backend as vb
-from conftest import ROOT
+from testing_utils import ROOT
 from zeetad.visualization import png_size, timeline_size_px
 
 CONFIG = os.path.join(ROOT, 'configs', 'zeetad', 'zeetad_clip_only_synthetic_thumos14_demo.py')
