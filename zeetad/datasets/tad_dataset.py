@@ -17,6 +17,7 @@ from zeetad.registry import DATASETS, TRANSFORMS
 from .annotations import VideoRecord, load_annotations, to_ground_truth
 from .feature_store import build_feature_store
 from .splits import resolve_split
+from .streams import load_window_streams
 from .summary import format_summary
 from .timebase import make_timebase
 from .windows import enumerate_windows, window_instances
@@ -190,6 +191,5 @@ class TADDataset(BaseDataset):
         return self._store_cache
 
     def _load_streams(self, info: dict):
-        from .streams import load_window_streams
         loc_store, clip_store = self._stores()
         return load_window_streams(info, loc_store, clip_store, self.clip_cfg, self.resize_length)
