@@ -8,7 +8,6 @@ With N processes each tests 1/N of the windows; the predictions of all ranks are
 which equals the single-process one.
 """
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -16,19 +15,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from zeetad.engine.cli import add_runtime_args, apply_launcher_env
     p = argparse.ArgumentParser(description='Test a zeetad model')
     p.add_argument('config', help='config file')
     p.add_argument('checkpoint', help='checkpoint file (use "none" for training-free models such as ZEAL)')
     p.add_argument('--work-dir', help='where results go (default: work_dirs/<config name>)')
     p.add_argument('--out', help='write detections in the official ActivityNet results format to this file')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = p.parse_args(argv)
-    if args.launcher != 'none':  # torch.distributed.launch passes --local-rank instead of the variable
-        os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runtime_args(p)
+    return apply_launcher_env(p.parse_args(argv))
 
 
 def main(argv=None):

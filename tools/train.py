@@ -8,7 +8,6 @@
 (``--auto-scale-lr`` scales the learning rate linearly from ``auto_scale_lr.base_batch_size``).
 """
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -16,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from zeetad.engine.cli import add_runtime_args, apply_launcher_env
     p = argparse.ArgumentParser(description='Train a zeetad model')
     p.add_argument('config', help='config file')
     p.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
@@ -26,14 +25,8 @@ def parse_args(argv=None):
                    help='automatic mixed precision on CUDA (auto: bf16 where supported, else fp16)')
     p.add_argument('--auto-scale-lr', action='store_true',
                    help='scale the LR by (processes x batch_size) / auto_scale_lr.base_batch_size')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                   help='override config keys, e.g. train_dataloader.dataset.split.index=3')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = p.parse_args(argv)
-    if args.launcher != 'none':  # torch.distributed.launch passes --local-rank instead of the variable
-        os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runtime_args(p)
+    return apply_launcher_env(p.parse_args(argv))
 
 
 def main(argv=None):

@@ -32,8 +32,9 @@ def _errors(options, **extra) -> str:
 
 
 def test_consistent_config_passes(options):
-    validate_config(load_config(DEMO, options))
-    validate_config(load_config(DEMO, options), stage='test')
+    # raises ConfigError on any problem; a consistent config returns None for both stages
+    assert validate_config(load_config(DEMO, options)) is None
+    assert validate_config(load_config(DEMO, options), stage='test') is None
 
 
 def test_typo_in_a_nested_key_is_named_with_a_suggestion(options):

@@ -1,0 +1,20 @@
+"""Command-line flags shared by ``tools/train.py`` and ``tools/test.py`` (mmdetection's names)."""
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_runtime_args(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options k=v ...``, ``--launcher`` and the ``--local-rank`` that torch.distributed.launch passes."""
+    from mmengine.config import DictAction
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+                        help='override config keys, e.g. split.index=3 train_dataloader.batch_size=8')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def apply_launcher_env(args: argparse.Namespace) -> argparse.Namespace:
+    if args.launcher != 'none':  # torch.distributed.launch passes --local-rank instead of the variable
+        os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
