@@ -1,6 +1,8 @@
 """The errors a user of ``tools/detect.py`` can meet, each with a message that says what to do."""
 from __future__ import annotations
 
+from zeetad.video.decode import VideoDecodeError
+
 
 class DetectError(RuntimeError):
     """Base class: bad input to open-vocabulary detection (the tool exits with status 2 and the message)."""
@@ -10,15 +12,11 @@ class NoClassesError(DetectError, ValueError):
     """No class names were given, or they were all blank."""
 
 
-class VideoReadError(DetectError):
-    """A video that cannot be opened or decoded (``path`` and ``reason``)."""
+class VideoReadError(DetectError, VideoDecodeError):
+    """A video that cannot be opened or decoded: the decoder's ``path`` and ``reason`` (and its pickling)."""
 
-    def __init__(self, path: str, reason: str):
-        super().__init__(f'cannot read video {path}: {reason}')
-        self.path, self.reason = str(path), str(reason)
-
-    def __reduce__(self):
-        return (type(self), (self.path, self.reason))
+    def __str__(self) -> str:
+        return f'cannot read video {self.path}: {self.reason}'
 
 
 class VideoTooShortError(DetectError, ValueError):

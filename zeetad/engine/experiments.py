@@ -20,6 +20,8 @@ def train_and_test(config: str, work_dir: str, options: Optional[dict] = None, t
     cfg = load_config(config, options, work_dir=work_dir)
     final = os.path.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
     if train and (retrain or not os.path.isfile(final)):
+        # The test below evaluates the final checkpoint; a validation pass at the last epoch would repeat it.
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
         runner = build_runner(cfg, resume=None if retrain else 'auto')
         runner.train()
         del runner
