@@ -8,12 +8,8 @@ from torch import nn
 
 from zeetad.registry import MODELS
 from ..heads.segment_pooling import pool_in_segments
+from ..layers import MaskedConvNorm1d, strided_mask
 from ..losses.segment_ops import segment_cw_to_t1t2
-
-
-def _conv_gn(in_dim: int, out_dim: int, stride: int = 1, groups: int = 32) -> nn.Sequential:
-    return nn.Sequential(nn.Conv1d(in_dim, out_dim, 3, stride=stride, padding=1),
-                         nn.GroupNorm(min(groups, out_dim), out_dim))
 
 
 @MODELS.register_module()
@@ -21,6 +17,10 @@ class DualLocalizer(nn.Module):
     """Projects both streams, runs the deformable encoder-decoder and returns, for every decoder layer,
     segments and the *semantic embedding* of each query: its decoder state concatenated with the CLIP frame
     features pooled inside its predicted segment through a soft (differentiable) mask.
+
+    Padding-invariant: a window gives the same outputs alone or padded inside a batch (the convs never read
+    padded steps, GroupNorm statistics cover valid steps only, everything after is masked or normalised by
+    each window's valid length).
 
     Args:
         loc_dim: localisation feature size (I3D 2048, TSP 512, ...).
@@ -40,10 +40,10 @@ class DualLocalizer(nn.Module):
         super().__init__()
         self.clip_dim, self.num_levels, self.pool_sharpness = clip_dim, num_levels, pool_sharpness
         self.detach_semantics = detach_semantics
-        self.loc_proj = _conv_gn(loc_dim, d_model)
-        self.clip_proj = _conv_gn(clip_dim, d_model) if (fuse_clip and clip_dim) else None
-        self.downsample = nn.ModuleList(
-            nn.Sequential(nn.ReLU(), _conv_gn(d_model, d_model, stride=2)) for _ in range(num_levels - 1))
+        self.loc_proj = MaskedConvNorm1d(loc_dim, d_model)
+        self.clip_proj = MaskedConvNorm1d(clip_dim, d_model) if (fuse_clip and clip_dim) else None
+        # Each extra level: ReLU, then a stride-2 conv + GroupNorm.
+        self.downsample = nn.ModuleList(MaskedConvNorm1d(d_model, d_model, stride=2) for _ in range(num_levels - 1))
         self.transformer = MODELS.build(dict(transformer, d_model=d_model, num_levels=num_levels))
         self.actionness = MODELS.build(dict(actionness, in_dim=d_model)) if actionness else None
         self.semantic_dim = d_model + (clip_dim or 0)
@@ -51,9 +51,8 @@ class DualLocalizer(nn.Module):
     def _pyramid(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[list, list]:
         feats, masks = [x], [mask]
         for down in self.downsample:
-            x = down(x)
-            mask = mask[:, ::2][:, :x.shape[-1]]
-            x = x.masked_fill(mask[:, None, :], 0.0)
+            x = down(x.relu(), mask)  # zero at the new level's padded steps
+            mask = strided_mask(mask, down.stride, x.shape[-1])
             feats.append(x)
             masks.append(mask)
         return feats, masks
@@ -65,10 +64,11 @@ class DualLocalizer(nn.Module):
         ``actionness (B, Q)`` logits of the last layer (or None), ``valid_len (B,)``.
         """
         valid_len = (~mask).sum(1).to(loc.dtype)
-        x = self.loc_proj(loc.transpose(1, 2))
+        if clip is not None:  # pooled below with zero weight there, but 0 * inf would still be NaN
+            clip = clip.masked_fill(mask[..., None], 0.0)
+        x = self.loc_proj(loc.transpose(1, 2), mask)  # zero at padded steps
         if self.clip_proj is not None and clip is not None:
-            x = x + self.clip_proj(clip.transpose(1, 2))
-        x = x.masked_fill(mask[:, None, :], 0.0)
+            x = x + self.clip_proj(clip.transpose(1, 2), mask)
         feats, masks = self._pyramid(x, mask)
         out = self.transformer(feats, masks)
         segments = segment_cw_to_t1t2(out['segments']).clamp(0.0, 1.0)  # (M, B, Q, 2)
@@ -83,6 +83,7 @@ class DualLocalizer(nn.Module):
         actionness = None
         if self.actionness is not None:
             level0 = out['memory'][:, :loc.shape[1]]
-            actionness = self.actionness(level0, segments[-1], valid_len)
+            # Unclipped segments, as TadTR expands the RoI before clipping it to the window.
+            actionness = self.actionness(level0, segment_cw_to_t1t2(out['segments'][-1]), valid_len)
         return dict(segments=segments, segments_cw=out['segments'], semantics=torch.stack(semantics),
                     actionness=actionness, valid_len=valid_len)
