@@ -31,29 +31,51 @@ def test_embed_dim_must_split_into_heads():
         MultiScaleDeformableAttention1D(10, 4, 1, 2)
 
 
-def test_init_like_deformable_detr():
-    attn = MultiScaleDeformableAttention1D(16, 4, 2, 3)
-    bias = attn.sampling_offsets.bias.view(4, 2, 3)
-    expected = torch.tensor([1., -1., 1., -1.]).view(4, 1, 1) * torch.tensor([1., 2., 3.]).view(1, 1, 3)
-    torch.testing.assert_close(bias, expected.expand(4, 2, 3))
+# TadTR's initial sampling directions, cos(4 pi h / H) per head h (models/ops/temporal_deform_attn/
+# temporal_deform_attn.py, _reset_parameters), written out by hand.
+TADTR_DIRECTIONS = {
+    1: [1.],
+    2: [1., 1.],
+    3: [1., -0.5, -0.5],
+    4: [1., -1., 1., -1.],
+    8: [1., 0., -1., 0., 1., 0., -1., 0.],
+}
+
+
+@pytest.mark.parametrize('heads', sorted(TADTR_DIRECTIONS))
+def test_init_like_tadtr(heads):
+    levels, points = 2, 3
+    attn = MultiScaleDeformableAttention1D(8 * heads, heads, levels, points)
+    bias = attn.sampling_offsets.bias.detach().view(heads, levels, points)
+    for h, direction in enumerate(TADTR_DIRECTIONS[heads]):
+        for lvl in range(levels):
+            for k in range(points):
+                # point k at (k + 1) times its head's direction, the same on every level
+                assert abs(float(bias[h, lvl, k]) - direction * (k + 1)) < 1e-6, (h, lvl, k)
     assert attn.sampling_offsets.weight.abs().sum() == 0
     assert attn.attention_weights.weight.abs().sum() == 0 and attn.attention_weights.bias.abs().sum() == 0
     assert attn.value_proj.bias.abs().sum() == 0 and attn.output_proj.bias.abs().sum() == 0
 
 
 def test_init_sampling_locations_for_centre_and_segment_references():
-    attn = MultiScaleDeformableAttention1D(8, 2, 2, 2)
-    shapes, _ = level_index([10, 5])
+    attn = MultiScaleDeformableAttention1D(8, 4, 2, 2)
+    shapes = torch.tensor([10, 5])
     query = torch.randn(1, 1, 8)
     centre = torch.tensor([0.4, 0.6]).view(1, 1, 2, 1)
-    loc = attn.sampling_locations(query, centre, shapes)  # (1, 1, H, L, P)
-    steps = torch.tensor([[1., 2.], [-1., -2.]]).view(2, 1, 2)
-    torch.testing.assert_close(loc[0, 0], centre.view(1, 2, 1) + steps / shapes.view(1, 2, 1).float())
+    loc = attn.sampling_locations(query, centre, shapes).detach()[0, 0]  # (H, L, P)
+    # Heads 0 and 2 look forward, 1 and 3 backward; point k is k + 1 steps away on each level.
+    assert loc.shape == (4, 2, 2)
+    for h, sign in enumerate([1, -1, 1, -1]):
+        for lvl, (c, T) in enumerate([(0.4, 10), (0.6, 5)]):
+            for k in range(2):
+                assert abs(float(loc[h, lvl, k]) - (c + sign * (k + 1) / T)) < 1e-6
     segment = torch.tensor([[0.4, 0.2], [0.6, 0.1]]).view(1, 1, 2, 2)
-    loc = attn.sampling_locations(query, segment, shapes)
-    # The last point of each head sits on a segment boundary.
-    expected = segment[0, 0, :, 0].view(1, 2, 1) + steps / 2 * segment[0, 0, :, 1].view(1, 2, 1) / 2
-    torch.testing.assert_close(loc[0, 0], expected)
+    loc = attn.sampling_locations(query, segment, shapes).detach()[0, 0]
+    # In segment units: point k at (k + 1) / P of the half width, so the last one sits on a boundary.
+    for h, sign in enumerate([1, -1, 1, -1]):
+        for lvl, (c, w) in enumerate([(0.4, 0.2), (0.6, 0.1)]):
+            assert abs(float(loc[h, lvl, 0]) - (c + sign * w / 4)) < 1e-6
+            assert abs(float(loc[h, lvl, 1]) - (c + sign * w / 2)) < 1e-6
     with pytest.raises(ValueError, match='reference_points'):
         attn.sampling_locations(query, torch.zeros(1, 1, 2, 3), shapes)
 
@@ -71,15 +93,19 @@ def test_segment_reference_of_width_2P_over_T_equals_centre_reference():
 
 
 def test_forward_equals_projections_around_the_naive_loop():
-    attn = MultiScaleDeformableAttention1D(8, 2, 2, 3)
+    H, L, P = 2, 2, 3
+    attn = MultiScaleDeformableAttention1D(8, H, L, P)
     randomise(attn)
     shapes, starts = level_index([6, 3])
     query, value = torch.randn(2, 5, 8), torch.randn(2, 9, 8)
-    ref = torch.rand(2, 5, 2, 2)
+    ref = torch.rand(2, 5, L, 2)
     out = attn(query, ref, value, shapes, starts)
-    v = attn.value_proj(value).view(2, 9, 2, 4)
-    weights = attn.attention_weights(query).view(2, 5, 2, 6).softmax(-1).view(2, 5, 2, 2, 3)
-    loc = attn.sampling_locations(query, ref, shapes)
+    v = attn.value_proj(value).view(2, 9, H, 4)
+    weights = attn.attention_weights(query).view(2, 5, H, L * P).softmax(-1).view(2, 5, H, L, P)
+    # Deformable DETR's segment-reference rule, written here rather than taken from the module:
+    # centre + offset / P * width / 2.
+    offsets = attn.sampling_offsets(query).view(2, 5, H, L, P)
+    loc = ref[:, :, None, :, None, 0] + offsets / P * ref[:, :, None, :, None, 1] / 2
     expected = attn.output_proj(ms_deform_attn_1d_naive(v, shapes, starts, loc, weights))
     assert out.shape == (2, 5, 8)
     torch.testing.assert_close(out, expected, atol=1e-5, rtol=0)

@@ -1,4 +1,5 @@
 """1-D multi-scale deformable attention module (Deformable DETR on a time axis)."""
+import math
 from typing import Optional
 
 import torch
@@ -55,17 +56,20 @@ class MultiScaleDeformableAttention1D(nn.Module):
         self.init_weights()
 
     def init_weights(self) -> None:
-        """Deformable DETR's init, in 1-D.
+        """TadTR's init (Deformable DETR's, in 1-D).
 
-        Offsets start as a fixed spread: even heads look forward, odd heads
-        backward, point ``p`` at distance ``p + 1`` (in steps for centre-only
-        references, in ``width / (2 P)`` for segment references, so the last
-        point reaches the segment boundary). Attention starts uniform.
+        Offsets start as a fixed spread: head ``h`` points along ``cos(4 pi h / H)``
+        (TadTR's direction; for ``H = 8``: ``1, 0, -1, 0, 1, 0, -1, 0``), point ``p``
+        at ``p + 1`` times that (in steps for centre-only references, in
+        ``width / (2 P)`` for segment references, so a unit direction's last point
+        reaches the segment boundary). Attention starts uniform.
         """
         H, L, P = self.num_heads, self.num_levels, self.num_points
         nn.init.zeros_(self.sampling_offsets.weight)
-        direction = torch.tensor([1. if h % 2 == 0 else -1. for h in range(H)]).view(H, 1, 1)
-        distance = torch.arange(1, P + 1, dtype=torch.float32).view(1, 1, P)
+        # float64 angles: cos(pi / 2) is then ~1e-17, not float32's ~4e-8.
+        thetas = torch.arange(H, dtype=torch.float64) * (4.0 * math.pi / H)
+        direction = thetas.cos().view(H, 1, 1)
+        distance = torch.arange(1, P + 1, dtype=torch.float64).view(1, 1, P)
         with torch.no_grad():
             self.sampling_offsets.bias.copy_((direction * distance).expand(H, L, P).reshape(-1))
         nn.init.zeros_(self.attention_weights.weight)
