@@ -40,3 +40,24 @@ def write_tiny_dataset(root: Path, *, loc_dim: int = 8, clip_dim: int = 6, fps: 
         clip_features=dict(format='hdf5', path=str(root / 'clip.h5'), dim=clip_dim,
                            timebase=dict(sample_fps=clip_fps, offset_s=0.0)),
         split=dict(mode='zero_shot', root=str(root / 'splits'), dataset='Toy', ratio=75, index=0))
+
+
+def tiny_model_cfg(config: str, clip_ckpt: str, **localizer) -> dict:
+    """``configs/zeetad/<config>``'s model with tiny widths (layers, heads, points, levels and switches kept) and
+    the random tiny CLIP text tower saved at ``clip_ckpt``; ``localizer`` overrides its localiser's fields."""
+    import copy
+
+    from mmengine.config import Config
+
+    from zeetad.text import TINY_CLIP_CONFIG
+    cfg = copy.deepcopy(Config.fromfile(str(ROOT / 'configs' / 'zeetad' / config)).model.to_dict())
+    loc = cfg['localizer']
+    loc.update(d_model=32, **localizer)
+    loc['transformer'].update(dim_ff=64, num_queries=8)
+    if loc.get('actionness'):
+        loc['actionness'].update(hidden_dim=32)
+    text = cfg['classifier']['text_encoder']
+    cfg['classifier']['text_encoder'] = dict(
+        type='CLIPTextEncoder', model_config_file=TINY_CLIP_CONFIG, pretrained=clip_ckpt,
+        num_adapter_blocks=text.get('num_adapter_blocks', 0), adapter_width=text.get('adapter_width', 64))
+    return cfg

@@ -1,36 +1,15 @@
 """Padding invariance of the whole ZEETAD model, for every shipped config: a window gives the same segments,
 scores, actionness and decoder states alone as inside a batch that pads it (with garbage) by 12 steps."""
-import copy
-from pathlib import Path
-
 import pytest
 import torch
-from mmengine.config import Config
 
 from zeetad.models.layers import MaskedConvNorm1d, MaskedGroupNorm
 from zeetad.registry import MODELS
-from zeetad.text import TINY_CLIP_CONFIG
-from testing_utils import ROOT
+from testing_utils import ROOT, tiny_model_cfg
 
 CONFIGS = sorted(p.name for p in (ROOT / 'configs' / 'zeetad').glob('*.py'))
 CLASSES = ['HighJump', 'PoleVault', 'Diving']
 SHORT, PAD = 20, 12  # the short window, and how much longer its batch-mate is
-
-
-def tiny_model_cfg(config: str, clip_ckpt: str, **localizer) -> dict:
-    """The config's model with tiny widths (layers, heads, points, levels and switches kept) and the random
-    tiny CLIP text tower."""
-    cfg = copy.deepcopy(Config.fromfile(str(ROOT / 'configs' / 'zeetad' / config)).model.to_dict())
-    loc = cfg['localizer']
-    loc.update(d_model=32, **localizer)
-    loc['transformer'].update(dim_ff=64, num_queries=8)
-    if loc.get('actionness'):
-        loc['actionness'].update(hidden_dim=32)
-    text = cfg['classifier']['text_encoder']
-    cfg['classifier']['text_encoder'] = dict(
-        type='CLIPTextEncoder', model_config_file=TINY_CLIP_CONFIG, pretrained=clip_ckpt,
-        num_adapter_blocks=text.get('num_adapter_blocks', 0), adapter_width=text.get('adapter_width', 64))
-    return cfg
 
 
 def randomise(model: torch.nn.Module, seed: int = 0) -> None:

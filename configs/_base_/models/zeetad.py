@@ -9,7 +9,7 @@ model = dict(
         pool_sharpness=0.5,
         transformer=dict(type='DeformableTransformer1D', nhead=8, num_points=4, enc_layers=4, dec_layers=4,
                          dim_ff=1024, dropout=0.1, num_queries=40),
-        actionness=dict(type='ActionnessHead', num_points=16, hidden_dim=256, dropout=0.1)),
+        actionness=dict(type='ActionnessHead', num_points=16, hidden_dim=256, dropout=0.1, roi_expand=1.5)),
     classifier=dict(
         type='ZeroShotProposalClassifier', logit_scale_init=2.6593, learnable_scale=True, bias_init=-4.59512,
         text_encoder=dict(type='CLIPTextEncoder', model_name='ViT-B-16', pretrained='openai',

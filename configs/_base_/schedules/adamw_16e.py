@@ -1,4 +1,5 @@
-# TadTR's THUMOS14 recipe: AdamW 2e-4 (sampling offsets x0.1), wd 1e-4, 16 epochs, step at 14, clip 0.1.
+# TadTR's THUMOS14 recipe: AdamW 2e-4, wd 1e-4, 16 epochs, step at 14, clip 0.1; the linear layers that place
+# samples (sampling offsets, initial reference segments) at 0.1x the rate (TadTR's lr_linear_proj_mult).
 train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=16, val_interval=16)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
@@ -9,6 +10,7 @@ optim_wrapper = dict(
     clip_grad=dict(max_norm=0.1, norm_type=2),
     paramwise_cfg=dict(custom_keys={
         'sampling_offsets': dict(lr_mult=0.1),
+        'reference_head': dict(lr_mult=0.1),
         'text_encoder': dict(lr_mult=1.0),
     }))
 
