@@ -147,6 +147,49 @@ def test_dispatch_uses_pytorch_on_cpu(monkeypatch):
                                                                                      attn), atol=1e-5, rtol=0)
 
 
+class _OnCuda(torch.Tensor):
+    """A CPU tensor that reports ``is_cuda``: lets CPU-only CI see which implementation the dispatch picks."""
+
+    @property
+    def is_cuda(self):
+        return True
+
+
+def _recording(kernel, calls):
+    def run(*args):
+        calls.append(args)
+        return kernel(*args)
+    return run
+
+
+@pytest.mark.parametrize('use_fused, kernel_present, fused', [(True, True, True), (False, True, False),
+                                                              (True, False, False)])
+def test_dispatch_on_cuda(monkeypatch, use_fused, kernel_present, fused):
+    """On CUDA the fused kernel runs iff it is wanted and installed; otherwise pure PyTorch, same numbers."""
+    calls, probes = [], []
+
+    def probe():
+        probes.append(1)
+        return _recording(_reference_2d_kernel, calls) if kernel_present else None
+
+    monkeypatch.setattr(func, 'mmcv_ms_deform_attn_kernel', probe)
+    value, shapes, starts, loc, attn = make_inputs([5, 2])
+    out = ms_deform_attn_1d(value.as_subclass(_OnCuda), shapes, starts, loc, attn, use_fused=use_fused)
+    assert len(calls) == int(fused)
+    assert len(probes) == int(use_fused)  # use_fused=False never even looks for mmcv
+    torch.testing.assert_close(out.as_subclass(torch.Tensor), ms_deform_attn_1d_naive(value, shapes, starts, loc,
+                                                                                      attn), atol=1e-5, rtol=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+def test_cuda_matches_naive_loop_on_cpu():
+    """On a real GPU: whatever the dispatch picks (mmcv's kernel when installed) gives the naive numbers."""
+    value, shapes, starts, loc, attn = make_inputs([7, 3, 1], B=4)
+    expected = ms_deform_attn_1d_naive(value, shapes, starts, loc, attn)
+    out = ms_deform_attn_1d(*(x.cuda() for x in (value, shapes, starts, loc, attn)))
+    torch.testing.assert_close(out.cpu(), expected, atol=1e-5, rtol=0)
+
+
 def test_kernel_probe_is_none_without_compiled_mmcv():
     try:
         import mmcv._ext  # noqa: F401

@@ -120,3 +120,16 @@ def test_state_dict_keys_of_the_input_projection_are_unchanged():
     """Checkpoints of the ``Sequential(Conv1d, GroupNorm)`` projection still load."""
     keys = set(MaskedConvNorm1d(4, 8).state_dict())
     assert keys == {'0.weight', '0.bias', '1.weight', '1.bias'}
+
+
+def test_every_pyramid_level_gets_gradient(tiny_clip_ckpt):
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_model_cfg('zeetad_thumos14_i3d_clip.py', tiny_clip_ckpt, num_levels=3))
+    randomise(model)
+    _, batch_in = windows(model)
+    out = model(batch_in, samples(2), mode='tensor')
+    (out['segments'].sum() + out['logits'].sum() + out['actionness'].sum()).backward()
+    level_embed = model.localizer.transformer.level_embed
+    assert level_embed.shape[0] == 3 and (level_embed.grad.abs().sum(1) > 0).all()
+    for p in model.localizer.downsample.parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0
