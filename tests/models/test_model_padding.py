@@ -100,6 +100,10 @@ def test_masked_group_norm_matches_group_norm_of_the_valid_part():
     torch.testing.assert_close(norm(x), torch.nn.functional.group_norm(x, 4, norm.weight, norm.bias, norm.eps))
     # An all-padded window stays finite.
     assert torch.isfinite(norm(x, torch.ones(3, 10, dtype=torch.bool))).all()
+    # Half precision in, half precision out, statistics in float32.
+    half = norm(x.bfloat16(), mask)
+    assert half.dtype == torch.bfloat16
+    torch.testing.assert_close(half.float(), out, atol=0.05, rtol=0.02)
 
 
 @pytest.mark.parametrize('stride', [1, 2])
