@@ -45,4 +45,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from zeetad.engine.checkpoint_io import CheckpointError
+    try:
+        main()
+    except CheckpointError as exc:  # unreadable, or trained with another config: no traceback needed
+        sys.exit(f'error: {exc}')

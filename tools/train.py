@@ -20,7 +20,11 @@ def parse_args(argv=None):
     p.add_argument('config', help='config file')
     p.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
     p.add_argument('--resume', nargs='?', const='auto', default=None,
-                   help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given')
+                   help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given '
+                        '(an error when there is none)')
+    p.add_argument('--resume-if-any', action='store_true',
+                   help='resume from the latest checkpoint in the work dir if there is one, else start from '
+                        'scratch (jobs that may be requeued)')
     p.add_argument('--amp', nargs='?', const='auto', default=None, choices=['auto', 'fp16', 'bf16'],
                    help='automatic mixed precision on CUDA (auto: bf16 where supported, else fp16)')
     p.add_argument('--auto-scale-lr', action='store_true',
@@ -40,7 +44,8 @@ def main(argv=None):
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
     ok = False
     try:
-        runner = build_runner(cfg, resume=args.resume)
+        runner = build_runner(cfg, resume='auto' if args.resume_if_any and not args.resume else args.resume,
+                              allow_fresh_start=args.resume_if_any)
         runner.train()
         ok = True
     finally:
@@ -49,4 +54,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    from zeetad.engine.checkpoint_io import CheckpointError
+    try:
+        main()
+    except CheckpointError as exc:  # nothing to resume, unreadable, or another config's checkpoint
+        sys.exit(f'error: {exc}')

@@ -1,5 +1,6 @@
 """Runtime glue with mmengine: safe/atomic checkpoints, exact resume, guard rails, distributed set-up."""
 from . import checkpoint_io
+from .checkpoint_hooks import CheckpointFitHook, SafeCheckpointHook
 from .checkpoint_io import CheckpointError, find_latest_checkpoint, load_checkpoint_file
 from .config_check import ConfigError, validate_config
 from .distributed import finalize_distributed, init_distributed
@@ -8,7 +9,7 @@ from .resume import ResumableEpochBasedTrainLoop, RNGStateHook, capture_rng_stat
 
 checkpoint_io.install()
 
-__all__ = ['CheckpointError', 'find_latest_checkpoint', 'load_checkpoint_file', 'ConfigError', 'validate_config',
+__all__ = ['CheckpointFitHook', 'SafeCheckpointHook', 'CheckpointError', 'find_latest_checkpoint', 'load_checkpoint_file', 'ConfigError', 'validate_config',
            'finalize_distributed', 'init_distributed', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper',
            'NonFiniteLossHook', 'ResumableEpochBasedTrainLoop', 'RNGStateHook', 'capture_rng_state',
            'restore_rng_state']
