@@ -35,21 +35,17 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from zeetad.engine.distributed import finalize_distributed
+    from zeetad.engine.distributed import distributed_job
     from zeetad.engine.runner_setup import build_runner, enable_amp, load_config
     cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
     if args.amp:
         enable_amp(cfg, args.amp if args.amp != 'auto' or not cfg.get('amp_dtype') else cfg.amp_dtype)
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
-    ok = False
-    try:
+    with distributed_job():  # a rank that stops responding: an error naming it after env_cfg.dist_cfg.timeout
         runner = build_runner(cfg, resume='auto' if args.resume_if_any and not args.resume else args.resume,
                               allow_fresh_start=args.resume_if_any)
         runner.train()
-        ok = True
-    finally:
-        finalize_distributed(ok)
     return runner
 
 
