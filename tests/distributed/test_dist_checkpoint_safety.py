@@ -1,5 +1,6 @@
 """Checkpoint reliability with the toy model: rotation under SIGKILL, nothing to resume, write failures, and
 checkpoints of another model (test, resume, load_from)."""
+import logging
 import os
 import resource
 import signal
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from dist_toy_components import toy_config, weights
+from mmengine.logging import MMLogger
 
 from zeetad.engine import CheckpointError
 from zeetad.engine.runner_setup import build_runner
@@ -75,8 +77,18 @@ def test_orphan_cleanup_touches_only_temporary_checkpoint_files(tmp_path):
     drop = ['.iter_3.pth.abc_12x9.tmp', '.epoch_4.pth.q1w2e3r4.tmp', '.last_checkpoint.zz9yy8xx.tmp']
     for name in keep + drop:
         (tmp_path / name).write_bytes(b'x')
-    assert sorted(Path(p).name for p in remove_orphan_temp_files(str(tmp_path))) == sorted(drop)
+    logged = []
+    grab = logging.Handler()
+    grab.emit = lambda record: logged.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(grab)
+    try:
+        assert sorted(Path(p).name for p in remove_orphan_temp_files(str(tmp_path))) == sorted(drop)
+    finally:
+        logger.removeHandler(grab)
     assert sorted(os.listdir(tmp_path)) == sorted(keep)
+    assert len(logged) == 3 and all('temporary file of a checkpoint save that was killed' in m for m in logged)
+    assert any(str(tmp_path / drop[0]) in m for m in logged)
 
 
 def test_resume_with_nothing_to_resume_is_an_error_unless_asked_to_start_afresh(tmp_path):
