@@ -115,7 +115,7 @@ def build_runner(cfg: Config, resume: Optional[str] = None, *, stage: str = 'tra
         validate: check the config before anything is built (:class:`ConfigError` names the key).
 
     With ``cfg.launcher != 'none'`` this also initialises the process group (nccl on GPUs, gloo on CPU);
-    call :func:`zeetad.engine.distributed.finalize_distributed` when done.
+    run inside :func:`zeetad.engine.distributed.distributed_job` (or call ``finalize_distributed`` when done).
     """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
