@@ -7,9 +7,10 @@
     python tools/extract_clip_features.py --merge OUT.h5        # merge OUT.rank*.h5 by hand
 
 Each video becomes the dataset ``OUT.h5[video_id]`` of shape (T, C), row i the frame at i / fps
-seconds. Rerunning the same command resumes; Ctrl-C leaves a valid file. Exit status: 0 all done,
-1 some videos failed (listed in the summary; they are retried on the next run), 2 bad arguments
-(e.g. OUT.h5 was written with other settings), 130 interrupted.
+seconds. Rerunning the same command resumes; Ctrl-C or a failed write (disk full) leaves a valid file and
+keeps every finished video. Exit status: 0 all done, 1 some videos failed (listed in the summary; they are
+retried on the next run), 2 bad arguments (e.g. OUT.h5 was written with other settings), 3 the output could
+not be written (the finished videos are kept; rerun to resume), 130 interrupted.
 """
 import argparse
 import logging
@@ -72,7 +73,7 @@ def main(argv=None) -> int:
     # open_clip logs every loading step on the root logger at INFO: keep ours only.
     logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(message)s')
     logging.getLogger('zeetad').setLevel(logging.INFO)
-    from zeetad.video.feature_file import FeatureFileMismatch
+    from zeetad.video.feature_file import FeatureFileMismatch, FeatureWriteError
     # SLURM preemption and `kill` get the same clean shutdown as Ctrl-C.
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
@@ -80,6 +81,10 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:  # outside the extraction loop, which handles its own
         print('interrupted; files written so far are valid, rerun the same command to resume', file=sys.stderr)
         return 130
+    except FeatureWriteError as e:  # disk full, file size limit: what was finished is kept
+        print(f'error: {e}\nthe videos finished before are kept; free space (or raise the limit) and rerun the '
+              'same command to resume', file=sys.stderr)
+        return 3
     except (FeatureFileMismatch, FileNotFoundError, ValueError) as e:  # bad arguments, not a crash
         print(f'error: {e}', file=sys.stderr)
         return 2

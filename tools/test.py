@@ -27,22 +27,22 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from zeetad.engine.distributed import finalize_distributed
+    from zeetad.engine.distributed import distributed_job
     from zeetad.engine.runner_setup import build_runner, load_config
     cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
     cfg.load_from = None if args.checkpoint.lower() == 'none' else args.checkpoint
     if args.out:
         evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
         evaluators[0]['out_file'] = args.out
-    ok = False
-    try:
+    with distributed_job():  # a rank that stops responding: an error naming it after env_cfg.dist_cfg.timeout
         runner = build_runner(cfg, stage='test')
         metrics = runner.test()
-        ok = True
-    finally:
-        finalize_distributed(ok)
     return metrics
 
 
 if __name__ == '__main__':
-    main()
+    from zeetad.engine.checkpoint_io import CheckpointError
+    try:
+        main()
+    except CheckpointError as exc:  # unreadable, or trained with another config: no traceback needed
+        sys.exit(f'error: {exc}')

@@ -20,7 +20,11 @@ def parse_args(argv=None):
     p.add_argument('config', help='config file')
     p.add_argument('--work-dir', help='where logs and checkpoints go (default: work_dirs/<config name>)')
     p.add_argument('--resume', nargs='?', const='auto', default=None,
-                   help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given')
+                   help='resume from CKPT, or from the latest checkpoint in the work dir when no CKPT is given '
+                        '(an error when there is none)')
+    p.add_argument('--resume-if-any', action='store_true',
+                   help='resume from the latest checkpoint in the work dir if there is one, else start from '
+                        'scratch (jobs that may be requeued)')
     p.add_argument('--amp', nargs='?', const='auto', default=None, choices=['auto', 'fp16', 'bf16'],
                    help='automatic mixed precision on CUDA (auto: bf16 where supported, else fp16)')
     p.add_argument('--auto-scale-lr', action='store_true',
@@ -31,22 +35,23 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from zeetad.engine.distributed import finalize_distributed
+    from zeetad.engine.distributed import distributed_job
     from zeetad.engine.runner_setup import build_runner, enable_amp, load_config
     cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
     if args.amp:
         enable_amp(cfg, args.amp if args.amp != 'auto' or not cfg.get('amp_dtype') else cfg.amp_dtype)
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', {})['enable'] = True
-    ok = False
-    try:
-        runner = build_runner(cfg, resume=args.resume)
+    with distributed_job():  # a rank that stops responding: an error naming it after env_cfg.dist_cfg.timeout
+        runner = build_runner(cfg, resume='auto' if args.resume_if_any and not args.resume else args.resume,
+                              allow_fresh_start=args.resume_if_any)
         runner.train()
-        ok = True
-    finally:
-        finalize_distributed(ok)
     return runner
 
 
 if __name__ == '__main__':
-    main()
+    from zeetad.engine.checkpoint_io import CheckpointError
+    try:
+        main()
+    except CheckpointError as exc:  # nothing to resume, unreadable, or another config's checkpoint
+        sys.exit(f'error: {exc}')

@@ -7,6 +7,7 @@
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -182,3 +183,23 @@ def test_two_process_test_equals_single_process_exactly(setup, single):
     assert metrics['average_mAP'] > 0
     assert json.loads((out / 'tad_map.json').read_text()) == json.loads((one / 'tad_map.json').read_text())
     assert json.loads((out / 'pred.json').read_text()) == json.loads((one / 'pred.json').read_text())
+
+
+def test_test_and_resume_refuse_another_configs_checkpoint(setup, tmp_path):
+    """tools/test.py and tools/train.py --resume with a checkpoint of a wider model: an error naming the file and
+    the first mismatched keys (mmengine alone warns per tensor and goes on with a partly random model)."""
+    import zeetad.models  # noqa: F401  (registers the model parts)
+    from zeetad.engine.runner_setup import load_config
+    from zeetad.registry import MODELS
+    root, config = setup
+    wider = MODELS.build(load_config(config, {'model.localizer.d_model': 64}).model)
+    ckpt = tmp_path / 'wider.pth'
+    torch.save(dict(meta=dict(epoch=1, iter=4), state_dict=wider.state_dict()), ckpt)
+    env = dict(os.environ, OMP_NUM_THREADS='2')
+    for tool, args in (('test.py', [config, str(ckpt)]), ('train.py', [config, '--resume', str(ckpt)])):
+        proc = subprocess.run(_command(tool, [*args, '--work-dir', str(tmp_path / tool)]), cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 1, (proc.stdout + proc.stderr)[-3000:]
+        assert f'error: {ckpt} does not fit the model of this config' in proc.stderr, proc.stderr[-3000:]
+        assert re.search(r'\d+ shape mismatches: localizer\.\S+ \(\d+(, \d+)*\) in the checkpoint vs', proc.stderr)
+        assert 'size mismatch' not in proc.stdout + proc.stderr  # refused before mmengine's partial load

@@ -109,14 +109,19 @@ def test_engine_defaults_respect_the_config():
     apply_engine_defaults(cfg)  # idempotent
     assert cfg.optim_wrapper.type == 'GuardedOptimWrapper'
     assert cfg.train_cfg == dict(type='ResumableEpochBasedTrainLoop', max_epochs=2)
-    assert cfg.custom_hooks == [dict(type='NonFiniteLossHook', action='skip'), dict(type='RNGStateHook')]
+    assert cfg.custom_hooks == [dict(type='NonFiniteLossHook', action='skip'), dict(type='CheckpointFitHook'),
+                                dict(type='RNGStateHook')]
+    assert cfg.default_hooks.checkpoint == dict(type='SafeCheckpointHook')
     iters = Config(dict(optim_wrapper=dict(type='zeetad.SomeOtherWrapper'),
                         train_cfg=dict(type='IterBasedTrainLoop', max_iters=5)))
     apply_engine_defaults(iters)
     assert iters.optim_wrapper.type == 'zeetad.SomeOtherWrapper' and iters.train_cfg.type == 'IterBasedTrainLoop'
     test_only = Config(dict(test_cfg=dict(type='TestLoop')))
     apply_engine_defaults(test_only)
-    assert 'custom_hooks' not in test_only
+    assert test_only.custom_hooks == [dict(type='CheckpointFitHook')]
+    kept = Config(dict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', max_keep_ckpts=1))))
+    apply_engine_defaults(kept)
+    assert kept.default_hooks.checkpoint == dict(type='SafeCheckpointHook', max_keep_ckpts=1)
 
 
 def test_cli_flags():

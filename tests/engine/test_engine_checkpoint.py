@@ -82,3 +82,17 @@ def test_latest_checkpoint_survives_a_moved_work_dir(tmp_path):
     os.remove(new / 'last_checkpoint')
     assert find_latest_checkpoint(str(new)) == str(new / 'epoch_2.pth')
     assert find_latest_checkpoint(str(tmp_path)) is None
+
+
+def test_state_dict_fit_check_names_the_file_and_first_keys():
+    from zeetad.engine.checkpoint_io import check_state_dict_fits
+    model = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.Linear(2, 1))
+    state = {f'module.{k}': v for k, v in model.state_dict().items()}  # saved from a DDP-wrapped model
+    check_state_dict_fits(model, state, 'ok.pth')
+    state['module.0.weight'] = torch.zeros(2, 4)
+    state['module.2.bias'] = torch.zeros(1)
+    del state['module.1.bias']
+    with pytest.raises(CheckpointError, match=r'other.pth does not fit.*1 shape mismatches: 0\.weight \(2, 4\) in '
+                                              r'the checkpoint vs \(2, 3\).*1 missing keys: 1\.bias.*1 unexpected '
+                                              r'keys: 2\.bias'):
+        check_state_dict_fits(model, state, 'other.pth')

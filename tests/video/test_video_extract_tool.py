@@ -159,3 +159,77 @@ def test_torchrun_two_ranks_shard_and_merge(video_dir, tmp_path, tiny_clip_file,
     assert 'merged 2 shard files' in proc.stdout
     assert find_shards(str(out)) == []
     check_output(out, reference)
+
+
+def same_contents(a, b):
+    """Two feature files hold the same videos, arrays and attributes (file and per video)."""
+    with h5py.File(a, 'r') as fa, h5py.File(b, 'r') as fb:
+        assert sorted(fa) == sorted(fb) and sorted(fa.attrs) == sorted(fb.attrs)
+        for key in fa.attrs:
+            np.testing.assert_array_equal(fa.attrs[key], fb.attrs[key])
+        for vid in fa:
+            np.testing.assert_array_equal(fa[vid][()], fb[vid][()])
+            assert sorted(fa[vid].attrs) == sorted(fb[vid].attrs)
+            for key in fa[vid].attrs:
+                np.testing.assert_array_equal(fa[vid].attrs[key], fb[vid].attrs[key])
+
+
+def test_file_size_limit_keeps_every_finished_video_and_the_rerun_resumes(tool, video_dir, tmp_path,
+                                                                          tiny_clip_file, reference, capsys):
+    """A real write failure (``ulimit -f`` just below the final size): nothing finished is lost."""
+    import resource
+    import signal
+    uninterrupted = tmp_path / 'uninterrupted.h5'
+    assert tool.main(tool_args(video_dir, uninterrupted, tiny_clip_file)) == 1  # 1: the corrupt video
+    capsys.readouterr()
+    limit = os.path.getsize(uninterrupted) - 1
+    out = tmp_path / 'clip.h5'
+
+    def limit_file_size():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead of killing
+
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT))
+    proc = subprocess.run([sys.executable, str(TOOL), *tool_args(video_dir, out, tiny_clip_file)], env=env,
+                          capture_output=True, text=True, timeout=240, preexec_fn=limit_file_size)
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert f'cannot write 5 new videos (kept in {out}.parts' in proc.stderr and 'File too large' in proc.stderr
+    assert complete_ids(str(out)) == set(GOOD)  # every finished video survived the failed write
+
+    assert tool.main(tool_args(video_dir, out, tiny_clip_file)) == 1
+    text = capsys.readouterr().out
+    assert (summary_count(text, 'done'), summary_count(text, r'skipped (already complete)')) == (0, len(GOOD))
+    assert not os.path.exists(f'{out}.parts')
+    same_contents(out, uninterrupted)
+    check_output(out, reference)
+
+
+def test_write_failure_in_the_middle_of_a_video_keeps_the_others(tool, video_dir, tmp_path, tiny_clip_file,
+                                                                 reference, monkeypatch, capsys):
+    """The disk fills up while the third video's features are being written: exit 3, then resume."""
+    import errno
+    uninterrupted = tmp_path / 'uninterrupted.h5'
+    tool.main(tool_args(video_dir, uninterrupted, tiny_clip_file))
+    out = tmp_path / 'clip.h5'
+    real = h5py.Group.create_dataset
+    written = []
+
+    def fill_disk_at_third(self, name, *args, **kwargs):
+        dataset = real(self, name, *args, **kwargs)  # some bytes are in the file already
+        if len(written) == 2:
+            raise OSError(errno.ENOSPC, 'No space left on device')
+        written.append(name)
+        return dataset
+
+    monkeypatch.setattr(h5py.Group, 'create_dataset', fill_disk_at_third)
+    assert tool.main(tool_args(video_dir, out, tiny_clip_file)) == 3
+    err = capsys.readouterr().err
+    assert re.search(r'cannot write the features of \w+ to .*clip\.h5\.parts/\w+\.h5: .*No space left', err), err
+    assert complete_ids(str(out)) == set(written) and len(written) == 2
+    monkeypatch.setattr(h5py.Group, 'create_dataset', real)
+
+    assert tool.main(tool_args(video_dir, out, tiny_clip_file)) == 1
+    text = capsys.readouterr().out
+    assert (summary_count(text, 'done'), summary_count(text, r'skipped (already complete)')) == (len(GOOD) - 2, 2)
+    same_contents(out, uninterrupted)
+    check_output(out, reference)

@@ -1,4 +1,6 @@
 """Feature files: layout read by HDF5FeatureStore, resume checks, incomplete videos, shard merging; sources."""
+import os
+
 import h5py
 import numpy as np
 import pytest
@@ -156,3 +158,18 @@ def test_shards_partition_the_videos_by_size(tmp_path):
     assert shard_videos(videos, 0, 1) == videos
     with pytest.raises(ValueError):
         shard_videos(videos, 3, 3)
+
+
+def test_unmerged_parts_count_as_done_and_are_merged_later(tmp_path):
+    """A writer that never got to merge (its final write failed): the parts are the finished videos."""
+    out = str(tmp_path / 'clip.h5')
+    write(out, {'v1': 5})
+    shard = shard_path(out, 1)
+    w = FeatureFileWriter(shard, RUN)
+    w.write('v2', feats(3), np.arange(3) / 2.0)  # never closed: no shard file, one part
+    assert not os.path.exists(shard) and complete_ids(shard) == {'v2'}
+    assert find_shards(out) == [shard]
+    with pytest.raises(FeatureFileMismatch, match=r'clip\.rank1\.h5\.parts/v2\.h5.*model'):
+        FeatureFileWriter(shard, dict(RUN, model='other'))
+    merge_feature_files(out, find_shards(out), remove_inputs=True)
+    assert complete_ids(out) == {'v1', 'v2'} and find_shards(out) == [] and os.listdir(tmp_path) == ['clip.h5']

@@ -5,7 +5,7 @@ from typing import Optional
 
 import torch
 
-from .errors import DetectError, TextEncoderMismatchError
+from .errors import TextEncoderMismatchError
 
 TOWER_PREFIX = 'classifier.text_encoder.tower.'
 
@@ -64,10 +64,10 @@ def init_detector(cfg, checkpoint: Optional[str], device: str = 'cpu', check_tex
     Raises:
         FileNotFoundError: no checkpoint file.
         TextEncoderMismatchError: the checkpoint's text tower is not the config's.
-        DetectError: other keys or shapes that do not fit the config.
+        CheckpointError: other keys or shapes that do not fit the config (names the first ones).
     """
     import zeetad.models  # noqa: F401  (registers the model parts)
-    from zeetad.engine.checkpoint_io import load_checkpoint_file
+    from zeetad.engine.checkpoint_io import check_state_dict_fits, load_checkpoint_file
     from zeetad.registry import MODELS
 
     model = MODELS.build(cfg.model)
@@ -77,14 +77,6 @@ def init_detector(cfg, checkpoint: Optional[str], device: str = 'cpu', check_tex
         state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
         if check_text and hasattr(model, 'classifier'):
             check_text_encoder(model, state, checkpoint, text_encoder_description(cfg))
-        try:
-            result = model.load_state_dict(state, strict=False)
-        except RuntimeError as exc:  # shape mismatches
-            raise DetectError(f'{checkpoint} does not fit the config\'s model (was it trained with this config?): '
-                              f'{str(exc).splitlines()[-1].strip()}') from None
-        bad = list(result.missing_keys) + list(result.unexpected_keys)
-        if bad:
-            raise DetectError(f'{checkpoint} does not fit the config\'s model: {len(result.missing_keys)} missing '
-                              f'and {len(result.unexpected_keys)} unexpected keys (e.g. {bad[:3]}); was it trained '
-                              'with this config?')
+        check_state_dict_fits(model, state, checkpoint)  # one check for detect, test and resume
+        model.load_state_dict(state)
     return model.to(device).eval()

@@ -7,8 +7,11 @@
   :class:`CheckpointError` naming the file.
 * Saving: the local file backend writes to a temporary file and renames it into place, so a crash never
   leaves a half-written checkpoint under the final name.
+  A failed write raises :class:`CheckpointWriteError` naming the file (disk full, file size limit).
 * Resuming: ``last_checkpoint`` holds an absolute path; :func:`find_latest_checkpoint` also finds the
-  checkpoint when the work dir was copied or moved.
+  checkpoint when the work dir was copied or moved. :func:`resolve_resume` refuses a ``--resume`` that finds
+  nothing (unless asked to start afresh) and removes the temporary files of a save that was killed.
+* Fit: :func:`check_state_dict_fits` refuses a checkpoint of another model (shapes, missing or extra keys).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import os
 import pickle
 import re
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -25,9 +28,20 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from zeetad.utils.atomic_io import atomic_write_bytes
 
+# Temporary files of ``atomic_write_bytes`` (``.iter_8.pth.k3j_x9a2.tmp``) for checkpoints and ``last_checkpoint``.
+_ORPHAN_RE = re.compile(r'^\.(?:.+\.pth|last_checkpoint)\.[A-Za-z0-9_]+\.tmp$')
+_MAX_NAMED_KEYS = 5
+
 
 class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be read; the message names the file."""
+    """A checkpoint that cannot be read or does not fit the model; the message names the file."""
+
+
+class CheckpointWriteError(OSError):
+    """A file that could not be written (disk full, file size limit, ...); ``filename`` is set."""
+
+    def __str__(self) -> str:  # the message already names the file
+        return self.strerror
 
 
 def _restricted_getattr(history_buffer_cls):
@@ -75,10 +89,15 @@ class AtomicLocalBackend(LocalBackend):
     """Local file backend whose writes are all-or-nothing (temporary file + ``os.replace``)."""
 
     def put(self, obj: bytes, filepath) -> None:
-        atomic_write_bytes(str(filepath), obj)
+        try:
+            atomic_write_bytes(str(filepath), obj)
+        except OSError as exc:  # ENOSPC / EFBIG messages do not say which file; ours does
+            raise CheckpointWriteError(exc.errno, f'cannot write {filepath}: {exc.strerror or exc} '
+                                       f'({len(obj) / 2 ** 20:.1f} MiB); the previous file of that name, '
+                                       'if any, is unchanged', str(filepath)) from exc
 
     def put_text(self, obj: str, filepath, encoding: str = 'utf-8') -> None:
-        atomic_write_bytes(str(filepath), obj.encode(encoding))
+        self.put(obj.encode(encoding), filepath)
 
 
 def find_latest_checkpoint(work_dir: str) -> Optional[str]:
@@ -96,6 +115,73 @@ def find_latest_checkpoint(work_dir: str) -> Optional[str]:
         if match:
             found.append((int(match.group(2)), str(path)))
     return max(found)[1] if found else None
+
+
+def remove_orphan_temp_files(folder: str) -> List[str]:
+    """Delete the temporary files a process killed while saving a checkpoint left in ``folder``; log each.
+
+    Call only where no save is under way in ``folder`` (rank 0, before its own save or at resume).
+    """
+    from mmengine.logging import print_log
+    removed = []
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+        if _ORPHAN_RE.match(name):
+            path = os.path.join(folder, name)
+            try:
+                size = os.path.getsize(path)
+                os.remove(path)
+            except FileNotFoundError:  # another rank of a shared work dir was faster
+                continue
+            print_log(f'removed {path} ({size / 2 ** 20:.1f} MiB): the temporary file of a checkpoint save that '
+                      'was killed before it completed', logger='current', level=30)
+            removed.append(path)
+    return removed
+
+
+def resolve_resume(work_dir: str, allow_fresh_start: bool = False) -> Optional[str]:
+    """The checkpoint ``--resume`` (without a file) continues from; cleans up killed saves first.
+
+    Raises :class:`CheckpointError` when there is none, unless ``allow_fresh_start`` (then a warning says the
+    run starts from iteration 0 and ``None`` is returned).
+    """
+    from mmengine.logging import print_log
+    removed = remove_orphan_temp_files(work_dir) if int(os.environ.get('RANK', '0')) == 0 else []
+    latest = find_latest_checkpoint(work_dir) if os.path.isdir(work_dir) else None
+    if latest is not None:
+        return latest
+    message = f'--resume: nothing to resume from in {work_dir}: no last_checkpoint, epoch_N.pth or iter_N.pth'
+    if removed:
+        message += f' (only {len(removed)} incomplete temporary checkpoint files, now removed)'
+    if not allow_fresh_start:
+        raise CheckpointError(message + '. To start from scratch when there is nothing to resume (e.g. a job that '
+                                        'may be requeued) pass --resume-if-any; to start afresh, drop --resume')
+    print_log(message + '; starting from scratch (--resume-if-any)', logger='current', level=30)
+    return None
+
+
+def check_state_dict_fits(model: torch.nn.Module, state_dict: dict, checkpoint: str) -> None:
+    """Raise :class:`CheckpointError` unless ``state_dict`` has exactly ``model``'s keys and shapes.
+
+    A ``module.`` prefix (DDP) is ignored on both sides. The message names ``checkpoint`` and the first
+    mismatched keys, so a checkpoint of another config never loads half-way.
+    """
+    def strip(keys):
+        return {k[len('module.'):] if k.startswith('module.') else k: v for k, v in keys.items()}
+    ours, theirs = strip(model.state_dict()), strip(state_dict)
+    shapes = [f'{k} {tuple(theirs[k].shape)} in the checkpoint vs {tuple(v.shape)} in the model'
+              for k, v in ours.items() if k in theirs and hasattr(theirs[k], 'shape')
+              and tuple(theirs[k].shape) != tuple(v.shape)]
+    missing = [k for k in ours if k not in theirs]
+    extra = [k for k in theirs if k not in ours]
+    if not (shapes or missing or extra):
+        return
+    parts = []
+    for what, keys in (('shape mismatches', shapes), ('missing keys', missing), ('unexpected keys', extra)):
+        if keys:
+            more = f', ... ({len(keys) - _MAX_NAMED_KEYS} more)' if len(keys) > _MAX_NAMED_KEYS else ''
+            parts.append(f'{len(keys)} {what}: ' + '; '.join(keys[:_MAX_NAMED_KEYS]) + more)
+    raise CheckpointError(f'{checkpoint} does not fit the model of this config (was it trained with another '
+                          'config?): ' + '. '.join(parts))
 
 
 def install() -> None:

@@ -22,7 +22,7 @@ def train_and_test(config: str, work_dir: str, options: Optional[dict] = None, t
     if train and (retrain or not os.path.isfile(final)):
         # The test below evaluates the final checkpoint; a validation pass at the last epoch would repeat it.
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
-        runner = build_runner(cfg, resume=None if retrain else 'auto')
+        runner = build_runner(cfg, resume=None if retrain else 'auto', allow_fresh_start=True)
         runner.train()
         del runner
         gc.collect()

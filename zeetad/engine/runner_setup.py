@@ -72,7 +72,9 @@ def apply_engine_defaults(cfg: Config) -> None:
     * ``OptimWrapper`` / ``AmpOptimWrapper`` -> the guarded variants that skip non-finite losses;
     * ``NonFiniteLossHook`` (stop with the iteration and loss term named) and ``RNGStateHook`` added to
       ``custom_hooks`` when absent (configure the former there, e.g. ``action='skip'``);
-    * ``EpochBasedTrainLoop`` -> ``ResumableEpochBasedTrainLoop`` (exact mid-epoch resume).
+    * ``EpochBasedTrainLoop`` -> ``ResumableEpochBasedTrainLoop`` (exact mid-epoch resume);
+    * ``CheckpointHook`` -> ``SafeCheckpointHook`` (rotation deletes only after the new checkpoint is written),
+      and ``CheckpointFitHook`` in ``custom_hooks`` (a checkpoint of another model is an error), at every stage.
     """
     wrapper = cfg.get('optim_wrapper')
     if isinstance(wrapper, dict):
@@ -80,12 +82,18 @@ def apply_engine_defaults(cfg: Config) -> None:
         kind = wrapper.get('type', 'OptimWrapper')
         if isinstance(kind, str) and kind.split('.')[-1] in swap:
             wrapper['type'] = swap[kind.split('.')[-1]]
+    default_hooks = cfg.setdefault('default_hooks', {})
+    ckpt_hook = default_hooks.get('checkpoint', dict(type='CheckpointHook'))
+    if isinstance(ckpt_hook, dict) and str(ckpt_hook.get('type', '')).split('.')[-1] == 'CheckpointHook':
+        default_hooks['checkpoint'] = dict(ckpt_hook, type='SafeCheckpointHook')
+    hooks = list(cfg.get('custom_hooks') or [])
+    names = ('CheckpointFitHook', 'NonFiniteLossHook', 'RNGStateHook') if cfg.get('train_cfg') else \
+        ('CheckpointFitHook',)
+    for name in names:
+        if not _has_hook(hooks, name):
+            hooks.append(dict(type=name))
+    cfg.custom_hooks = hooks
     if cfg.get('train_cfg'):
-        hooks = list(cfg.get('custom_hooks') or [])
-        for name in ('NonFiniteLossHook', 'RNGStateHook'):
-            if not _has_hook(hooks, name):
-                hooks.append(dict(type=name))
-        cfg.custom_hooks = hooks
         loop = cfg.train_cfg
         kind = loop.get('type')
         if (isinstance(kind, str) and kind.split('.')[-1] == 'EpochBasedTrainLoop') or \
@@ -94,27 +102,30 @@ def apply_engine_defaults(cfg: Config) -> None:
             loop['type'] = 'ResumableEpochBasedTrainLoop'
 
 
-def build_runner(cfg: Config, resume: Optional[str] = None, *, stage: str = 'train', validate: bool = True):
+def build_runner(cfg: Config, resume: Optional[str] = None, *, stage: str = 'train', validate: bool = True,
+                 allow_fresh_start: bool = False):
     """Build the mmengine Runner.
 
     Args:
         cfg: from :func:`load_config`; modified in place.
-        resume: ``'auto'`` continues from the latest checkpoint in the work dir (if any), a path from that file.
+        resume: ``'auto'`` continues from the latest checkpoint in the work dir, a path from that file.
+        allow_fresh_start: with ``resume='auto'``, start from scratch (with a warning) when the work dir holds
+            no checkpoint, instead of raising :class:`~zeetad.engine.checkpoint_io.CheckpointError`.
         stage: ``'train'`` or ``'test'``: which datasets' files :func:`validate_config` requires.
         validate: check the config before anything is built (:class:`ConfigError` names the key).
 
     With ``cfg.launcher != 'none'`` this also initialises the process group (nccl on GPUs, gloo on CPU);
-    call :func:`zeetad.engine.distributed.finalize_distributed` when done.
+    run inside :func:`zeetad.engine.distributed.distributed_job` (or call ``finalize_distributed`` when done).
     """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
     import zeetad.engine  # noqa: F401  (safe checkpoint loading, atomic saving, loops and hooks)
-    from zeetad.engine.checkpoint_io import find_latest_checkpoint
+    from zeetad.engine.checkpoint_io import resolve_resume
     from zeetad.engine.config_check import validate_config
     from zeetad.engine.distributed import prepare_distributed
     if resume == 'auto':
-        latest = find_latest_checkpoint(cfg.work_dir) if osp.isdir(cfg.work_dir) else None
+        latest = resolve_resume(cfg.work_dir, allow_fresh_start)
         cfg.resume, cfg.load_from = latest is not None, latest
     elif resume is not None:
         if not osp.isfile(resume):

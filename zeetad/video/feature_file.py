@@ -1,4 +1,4 @@
-"""HDF5 files of per-video frame features: atomic-per-video writing, resuming, merging shards.
+"""HDF5 files of per-video frame features: per-video parts merged atomically, resuming, merging shards.
 
 Layout (what ``zeetad.datasets.feature_store.HDF5FeatureStore`` reads): one
 dataset per video id, ``(T, C)``, row ``i`` the frame at ``i / sample_fps``
@@ -8,20 +8,29 @@ the source path and the video's own fps/duration, and ``complete`` (set last).
 The file attributes hold the run-level metadata (same keys, plus the feature
 dim, dtype and preprocessing), which a resumed run must match.
 
-A video's dataset is created only once all its features are computed, the
-``complete`` flag is written last and the file is flushed, so after Ctrl-C or a
-crash between videos the file holds whole videos only; a dataset without the
-flag (a kill during the write itself) is deleted when the file is reopened.
+The file is never modified in place (HDF5 is not journaled: a write that fails half-way, e.g. on a full
+disk, can make the whole file unreadable). Each finished video goes to its own small file in
+``<file>.parts/`` (temporary file + rename); closing the writer builds the new file from the old one and the
+parts, renames it into place and deletes the parts. Whatever fails, the videos finished before survive, in
+the file or in its parts, and the next run resumes after them. A dataset without the ``complete`` flag
+(files of older versions) is dropped at the next merge.
 """
 from __future__ import annotations
 
+import errno
 import glob
 import json
+import logging
 import os
 import re
+import shutil
 from typing import Dict, Iterable, List, Optional, Set
 
 import numpy as np
+
+from zeetad.utils.atomic_io import atomic_path
+
+logger = logging.getLogger(__name__)
 
 FORMAT = 'zeetad-frame-features/1'
 COMPLETE = 'complete'
@@ -31,6 +40,7 @@ RUN_KEYS = ('format', 'sample_fps', 'offset_s', 'model', 'pretrained', 'normaliz
 PER_VIDEO_RUN_KEYS = ('sample_fps', 'offset_s', 'model', 'pretrained', 'normalized')
 # Dense attribute storage (HDF5 >= 1.8): a 2-hour video's timestamps exceed the 64 KiB compact limit.
 LIBVER = ('v108', 'latest')
+PART_EXT = '.h5'
 
 
 class FeatureFileMismatch(ValueError):
@@ -44,15 +54,15 @@ def shard_path(out_path: str, rank: int) -> str:
 
 
 def find_shards(out_path: str) -> List[str]:
-    """Existing shard files of ``out_path``, ordered by rank."""
+    """Existing shard files of ``out_path`` (or shards with unmerged videos only), ordered by rank."""
     root, ext = os.path.splitext(out_path)
     ext = ext or '.h5'
-    pattern = re.compile(re.escape(os.path.basename(root)) + r'\.rank(\d+)' + re.escape(ext) + '$')
-    found = []
-    for path in glob.glob(glob.escape(root) + '.rank*' + ext):
+    pattern = re.compile(re.escape(os.path.basename(root)) + r'\.rank(\d+)' + re.escape(ext) + r'(\.parts)?$')
+    found = set()
+    for path in glob.glob(glob.escape(root) + '.rank*' + ext) + glob.glob(glob.escape(root) + '.rank*.parts'):
         match = pattern.match(os.path.basename(path))
         if match:
-            found.append((int(match.group(1)), path))
+            found.add((int(match.group(1)), path[:-len('.parts')] if match.group(2) else path))
     return [p for _, p in sorted(found)]
 
 
@@ -88,12 +98,13 @@ def check_run_attrs(path: str, existing: dict, expected: dict) -> None:
 
 
 def complete_ids(path: str) -> Set[str]:
-    """Ids of the complete videos in an existing feature file (empty if there is none)."""
+    """Ids of the complete videos of a feature file, merged or not yet (empty if there is none)."""
     import h5py
-    if not os.path.isfile(path):
-        return set()
-    with h5py.File(path, 'r') as h5:
-        return {k for k, ds in h5.items() if isinstance(ds, h5py.Dataset) and ds.attrs.get(COMPLETE, False)}
+    done = set(_part_files(path))
+    if os.path.isfile(path):
+        with h5py.File(path, 'r') as h5:
+            done |= {k for k, ds in h5.items() if isinstance(ds, h5py.Dataset) and ds.attrs.get(COMPLETE, False)}
+    return done
 
 
 def run_attrs_of(path: str) -> dict:
@@ -102,56 +113,101 @@ def run_attrs_of(path: str) -> dict:
         return {k: _plain(v) for k, v in h5.attrs.items()}
 
 
+class FeatureWriteError(OSError):
+    """Features that could not be written (disk full, file size limit, ...); the message names the file."""
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+def parts_dir(path: str) -> str:
+    """``feats.h5`` -> ``feats.h5.parts``: the finished videos not yet merged into ``feats.h5``."""
+    return f'{path}.parts'
+
+
+def _part_files(path: str) -> Dict[str, str]:
+    folder = parts_dir(path)
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    return {n[:-len(PART_EXT)]: os.path.join(folder, n) for n in names
+            if n.endswith(PART_EXT) and not n.startswith('.')}
+
+
+def remove_feature_file(path: str) -> None:
+    """Delete ``path`` and its unmerged videos."""
+    if os.path.exists(path):
+        os.remove(path)
+    shutil.rmtree(parts_dir(path), ignore_errors=True)
+
+
+def _write_error(exc: BaseException, target: str, what: str) -> FeatureWriteError:
+    errno_ = getattr(exc, 'errno', None) or errno.EIO
+    return FeatureWriteError(errno_, f'cannot write {what} to {target}: {exc}', target)
+
+
 class FeatureFileWriter:
-    """Append-only writer of one feature file; a context manager.
+    """Writer of one feature file that never modifies the file in place; a context manager.
+
+    Each video is written whole to its own file in ``<path>.parts/`` (temporary file + rename). Closing the
+    writer builds the new ``path`` from the old one and the parts in a temporary file, renames it into place,
+    then deletes the parts. A failed write (disk full, file size limit), Ctrl-C or a kill thus loses at most
+    the video being written; the next writer of ``path`` takes the parts left over.
 
     Args:
         path: the ``.h5`` file; created if missing, resumed if present.
         run_attrs: run-level metadata (see :data:`RUN_KEYS`); must match an
-            existing file's, else :class:`FeatureFileMismatch`.
+            existing file's and parts', else :class:`FeatureFileMismatch`.
         overwrite: start the file afresh instead of resuming.
     """
 
     def __init__(self, path: str, run_attrs: dict, overwrite: bool = False):
-        import h5py
         self.path = str(path)
         self.run_attrs = dict(run_attrs, format=FORMAT)
-        folder = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(folder, exist_ok=True)
-        if overwrite and os.path.exists(self.path):
-            os.remove(self.path)
-        fresh = not os.path.exists(self.path)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        if overwrite:
+            remove_feature_file(self.path)
+        self._merged: Set[str] = set()
+        self.dropped_incomplete: List[str] = []
+        self._file_attrs = dict(self.run_attrs)
+        if os.path.exists(self.path):
+            self._read_existing()
+        self._parts = self._scan_parts()
+        self._dirty = bool(self._parts or self.dropped_incomplete) or not os.path.exists(self.path)
+
+    def _read_existing(self) -> None:
+        import h5py
         try:
-            self._h5 = h5py.File(self.path, 'a', libver=LIBVER)
+            h5 = h5py.File(self.path, 'r')
         except OSError as e:
-            raise OSError(f'cannot open feature file {self.path} ({e}); if a run was killed while writing '
-                          'it, move it away or pass --overwrite') from None
-        try:
-            if fresh or (not len(self._h5.attrs) and not len(self._h5)):
-                self._h5.attrs.update(_attr_values(self.run_attrs))
-            elif 'format' not in self._h5.attrs:
+            raise OSError(f'cannot open feature file {self.path} ({e}); move it away or pass --overwrite') from None
+        with h5:
+            if not len(h5.attrs) and not len(h5):
+                return  # an empty file: treated as new
+            if 'format' not in h5.attrs:
                 raise FeatureFileMismatch(f'{self.path} exists and was not written by this tool; use another '
                                           'output file, or --overwrite to replace it')
-            else:
-                check_run_attrs(self.path, dict(self._h5.attrs), self.run_attrs)
-            self.dropped_incomplete = self._drop_incomplete()
-            self._h5.flush()
-        except BaseException:
-            self._h5.close()
-            raise
+            check_run_attrs(self.path, dict(h5.attrs), self.run_attrs)
+            self._file_attrs = dict(h5.attrs)
+            for key, ds in h5.items():
+                (self._merged.add if ds.attrs.get(COMPLETE, False) else self.dropped_incomplete.append)(key)
 
-    def _drop_incomplete(self) -> List[str]:
-        bad = [k for k, ds in self._h5.items() if not ds.attrs.get(COMPLETE, False)]
-        for key in bad:
-            del self._h5[key]
-        return bad
+    def _scan_parts(self) -> Dict[str, str]:
+        """Finished videos of an earlier run whose merge did not happen; temporary files of killed writes go."""
+        folder = parts_dir(self.path)
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            if name.startswith('.') and name.endswith('.tmp'):
+                os.remove(os.path.join(folder, name))
+        parts = _part_files(self.path)
+        for part in parts.values():
+            check_run_attrs(part, run_attrs_of(part), self.run_attrs)
+        return parts
 
     def complete_ids(self) -> Set[str]:
-        return {k for k, ds in self._h5.items() if ds.attrs.get(COMPLETE, False)}
+        return self._merged | set(self._parts)
 
     def write(self, video_id: str, features: np.ndarray, timestamps: np.ndarray,
               extra_attrs: Optional[dict] = None) -> None:
-        """Store one video's ``(T, C)`` features and ``(T,)`` timestamps, then flush."""
+        """Store one video's ``(T, C)`` features and ``(T,)`` timestamps (in its own part file)."""
+        import h5py
         features = np.asarray(features)
         timestamps = np.asarray(timestamps, dtype=np.float64)
         if features.ndim != 2 or len(features) != len(timestamps) or len(features) == 0:
@@ -159,28 +215,61 @@ class FeatureFileWriter:
                              f'{features.shape} and {timestamps.shape}')
         if features.shape[1] != int(self.run_attrs.get('feature_dim', features.shape[1])):
             raise ValueError(f'{video_id}: feature dim {features.shape[1]} != {self.run_attrs["feature_dim"]}')
-        if video_id in self._h5:
-            del self._h5[video_id]
         dtype = np.dtype(self.run_attrs.get('dtype', features.dtype))
-        ds = self._h5.create_dataset(video_id, data=features.astype(dtype, copy=False))
         attrs = {k: self.run_attrs[k] for k in PER_VIDEO_RUN_KEYS if k in self.run_attrs}
         attrs.update(extra_attrs or {})
         attrs['timestamps'] = timestamps
-        ds.attrs.update(_attr_values(attrs))
-        ds.attrs[COMPLETE] = True
-        self._h5.flush()
+        part = os.path.join(parts_dir(self.path), video_id + PART_EXT)
+        try:
+            with atomic_path(part) as tmp, h5py.File(tmp, 'w', libver=LIBVER) as h5:
+                h5.attrs.update(_attr_values(self.run_attrs))
+                ds = h5.create_dataset(video_id, data=features.astype(dtype, copy=False))
+                ds.attrs.update(_attr_values(attrs))
+                ds.attrs[COMPLETE] = True
+        except (OSError, RuntimeError) as e:  # h5py reports write failures as either
+            raise _write_error(e, part, f'the features of {video_id}') from e
+        self._parts[video_id] = part
+        self._dirty = True
+
+    def commit(self) -> None:
+        """Merge the parts into ``path`` (all or nothing), then delete them."""
+        import h5py
+        if not self._dirty:
+            return
+        try:
+            with atomic_path(self.path) as tmp, h5py.File(tmp, 'w', libver=LIBVER) as out:
+                out.attrs.update(_attr_values(self._file_attrs))
+                if self._merged - set(self._parts):
+                    with h5py.File(self.path, 'r') as old:
+                        for key in sorted(self._merged - set(self._parts)):
+                            old.copy(old[key], out, name=key)
+                for key, part in sorted(self._parts.items()):
+                    with h5py.File(part, 'r') as src:
+                        src.copy(src[key], out, name=key)
+        except (OSError, RuntimeError) as e:
+            raise _write_error(e, self.path, f'{len(self._parts)} new videos (kept in {parts_dir(self.path)} '
+                                             'and merged by the next run)') from e
+        self._merged |= set(self._parts)
+        self.dropped_incomplete, self._dirty = [], False
+        for part in self._parts.values():
+            os.remove(part)
+        self._parts = {}
+        shutil.rmtree(parts_dir(self.path), ignore_errors=True)
 
     def close(self) -> None:
-        if self._h5 is not None and self._h5.id.valid:
-            self._h5.flush()
-            self._h5.close()
-        self._h5 = None
+        self.commit()
 
     def __enter__(self) -> 'FeatureFileWriter':
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+            return
+        try:  # Ctrl-C or a failed video: keep what is finished, and let the original error through
+            self.commit()
+        except FeatureWriteError as e:
+            logger.warning('%s', e)
 
 
 def _attr_values(attrs: dict) -> dict:
@@ -211,6 +300,11 @@ def merge_feature_files(out_path: str, inputs: Iterable[str], remove_inputs: boo
     inputs = [p for p in inputs if os.path.abspath(p) != os.path.abspath(out_path)]
     if not inputs:
         raise FileNotFoundError(f'nothing to merge into {out_path}: no input (shard) files')
+    for path in inputs:  # a shard whose own final merge failed: finish it first
+        parts = _part_files(path)
+        if parts:
+            attrs = run_attrs_of(path if os.path.isfile(path) else next(iter(parts.values())))
+            FeatureFileWriter(path, {k: v for k, v in attrs.items() if k in RUN_KEYS}).close()
     run_attrs = None
     for path in inputs:
         attrs = run_attrs_of(path)
@@ -235,5 +329,5 @@ def merge_feature_files(out_path: str, inputs: Iterable[str], remove_inputs: boo
                     copied += 1
     if remove_inputs:
         for path in inputs:
-            os.remove(path)
+            remove_feature_file(path)
     return dict(copied=copied, already=already, inputs=len(inputs))

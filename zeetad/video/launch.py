@@ -18,7 +18,7 @@ import torch
 
 from .clip_image import ClipImageEncoder
 from .extract import extract_features
-from .feature_file import complete_ids, find_shards, merge_feature_files, shard_path
+from .feature_file import complete_ids, find_shards, merge_feature_files, remove_feature_file, shard_path
 from .report import ExtractReport
 from .sources import list_videos, shard_videos
 
@@ -134,8 +134,8 @@ def _finish_group(report: ExtractReport, out_path: str, merge: bool, keep_shards
     if env.rank == 0:
         report = ExtractReport.combine(reports, out_path)
         if merge:
-            if overwrite and os.path.exists(out_path):
-                os.remove(out_path)
+            if overwrite:
+                remove_feature_file(out_path)
             merge_result = merge_shards(out_path, keep_shards)
     dist.barrier()
     dist.destroy_process_group()
