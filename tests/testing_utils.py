@@ -40,3 +40,16 @@ def write_tiny_dataset(root: Path, *, loc_dim: int = 8, clip_dim: int = 6, fps: 
         clip_features=dict(format='hdf5', path=str(root / 'clip.h5'), dim=clip_dim,
                            timebase=dict(sample_fps=clip_fps, offset_s=0.0)),
         split=dict(mode='zero_shot', root=str(root / 'splits'), dataset='Toy', ratio=75, index=0))
+
+
+def tiny_config_options(tiny_dataset: dict, tmp_path: Path) -> dict:
+    """``--cfg-options`` that point the synthetic demo config at :func:`write_tiny_dataset`'s files."""
+    clip = tmp_path / 'tiny_clip.pt'
+    clip.write_bytes(b'')  # only its existence is checked by the config check
+    opts = {'model.localizer.loc_dim': 8, 'model.localizer.clip_dim': 6,
+            'model.classifier.text_encoder.pretrained': str(clip),
+            'model.classifier.text_encoder.model_config_file': str(ROOT / 'configs/_base_/clip/zeetad-tiny-clip.json')}
+    for loader in ('train_dataloader', 'test_dataloader', 'val_dataloader'):
+        for key, value in tiny_dataset.items():
+            opts[f'{loader}.dataset.{key}'] = value
+    return opts

@@ -81,6 +81,11 @@ class TADDataset(BaseDataset):
         pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
         super().__init__(ann_file=ann_file, pipeline=pipeline, serialize_data=False, **kwargs)
 
+    @staticmethod
+    def config_problems(cfg: dict, key: str) -> list[str]:
+        """Problems of a dataset config (nested ``split``, feature streams, time bases), for the config check."""
+        return dataset_problems(cfg, key)
+
     # ------------------------------------------------------------------ building the item list
     def load_data_list(self) -> list[dict]:
         all_records = load_annotations(self.ann_file)
