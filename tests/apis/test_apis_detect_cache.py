@@ -44,3 +44,15 @@ def test_a_replaced_file_is_extracted_again(two_x, tmp_path):
     second = _run(two_x, video, tmp_path / 'out' / 'det2.json')
     assert second != first
     assert second == _run(two_x, two_x['root'] / 'b' / 'x.mp4', tmp_path / 'other' / 'det.json')
+
+
+@pytest.mark.parametrize('option, expected', [
+    ('test_evaluator.nms.sigam=0.5', "test_evaluator.nms: unknown key 'sigam' (did you mean 'sigma'?)"),
+    ('test_dataloader.dataset.window_overlap=abc', "window_overlap: expected a number, got the string 'abc'"),
+    ('nonexistent_key=1', "--cfg-options nonexistent_key: no key 'nonexistent_key'"),
+])
+def test_detect_checks_the_config_before_any_work(two_x, capsys, option, expected):
+    rc = detect(two_x['root'] / 'a' / 'x.mp4', '--classes', CLASSES, '--config', two_x['cfg'], '--checkpoint',
+                two_x['ckpt'], '--out', two_x['root'] / 'bad' / 'det.json', '--cfg-options', option)
+    assert rc == 2 and expected in capsys.readouterr().err
+    assert not (two_x['root'] / 'bad').exists()

@@ -228,7 +228,12 @@ def detect_videos(source: str, classes, *, config: Optional[str] = None, checkpo
     config = config or (DEFAULT_ZEAL_CONFIG if zeal else None)
     if not config:
         raise DetectError('pass --config CFG --checkpoint CKPT (a trained ZEETAD), or --zeal (training-free)')
-    cfg = load_detect_config(config, cfg_options)
+    from zeetad.engine.config_check import ConfigError, validate_config
+    try:  # tools/test.py's start-up check, less the files (videos replace the test set)
+        cfg = load_detect_config(config, cfg_options)
+        validate_config(cfg, 'test', files=False)
+    except ConfigError as exc:
+        raise DetectError(str(exc)) from None
     videos, failed = probe_videos(source)
     run = DetectionRun('zeal' if zeal else 'zeetad', names, {v.video_id: v for v in videos}, failed=failed)
     cache_dir = cache_dir or os.path.join('.', 'zeetad_cache')

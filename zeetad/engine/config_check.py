@@ -319,10 +319,12 @@ def _check_files(cfg, stage: str, check: _Checker) -> None:
         check.error('load_from', f'checkpoint not found: {load_from}')
 
 
-def validate_config(cfg, stage: str = 'train') -> None:
+def validate_config(cfg, stage: str = 'train', files: bool = True) -> None:
     """Raise :class:`ConfigError` listing every problem found in ``cfg`` (key path first).
 
-    ``stage`` (``'train'`` or ``'test'``) selects which datasets' files must exist.
+    ``stage`` (``'train'`` or ``'test'``) selects which datasets' files must exist; ``files=False`` checks
+    the structure only, no file (``tools/detect.py``: the user's videos replace the datasets, and loading the
+    model reports its own files).
     """
     if stage not in ('train', 'test'):
         raise ValueError(f"stage must be 'train' or 'test', got {stage!r}")
@@ -332,7 +334,8 @@ def validate_config(cfg, stage: str = 'train') -> None:
     import zeetad.models  # noqa: F401
     check = _Checker()
     _check_structure(cfg, check)
-    _check_data(cfg, stage, check)
-    _check_files(cfg, stage, check)
+    if files:
+        _check_data(cfg, stage, check)
+        _check_files(cfg, stage, check)
     if check.errors:
         raise ConfigError('invalid config:\n  ' + '\n  '.join(check.errors))
