@@ -14,7 +14,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from zeetad.registry import DATASETS, TRANSFORMS
-from zeetad.utils.suggest import did_you_mean
+from zeetad.utils.suggest import did_you_mean, is_number
 from .annotations import VideoRecord, load_annotations, to_ground_truth
 from .feature_store import build_feature_store, store_problems
 from .splits import ClassSplit, resolve_split, split_problems
@@ -124,14 +124,14 @@ class TADDataset(BaseDataset):
         A renamed or misspelt label falls out of both lists and its instances would vanish from training
         and from the ground truth (which raises the test mAP); the summary counts them instead.
         """
-        dropped = unassigned_labels(records, set(split.train_classes) | set(split.test_classes))
+        known = set(split.train_classes) | set(split.test_classes)
+        dropped = unassigned_labels(records, known)
         if dropped:
             for rec in records:
                 names = sorted({i.label for i in rec.instances if i.label in dropped})
                 if names:
                     print_log(f'{self.ann_file}: video {rec.video_id!r}: instances of {names} are in no class '
                               f'list of {split.description}: left out', logger='current', level=10)
-            known = set(split.train_classes) | set(split.test_classes)
             named = ', '.join(f'{name!r}{did_you_mean(name, known)}' for name in dropped)
             print_log(f'{self.ann_file}: {sum(dropped.values())} {self.role} instances of {len(dropped)} labels '
                       f'in no class list of {split.description} are left out: {named} '
@@ -235,7 +235,6 @@ class TADDataset(BaseDataset):
 
 def dataset_problems(cfg: dict, key: str = 'dataset') -> list[str]:
     """Problems of a :class:`TADDataset` config's options and nested dicts, each starting with its key path."""
-    from zeetad.utils.suggest import is_number
     problems = []
     for name, allowed in (('role', ('train', 'test')), ('on_missing_features', ('error', 'skip')),
                           ('eval_videos', ('with_test_classes', 'all'))):
