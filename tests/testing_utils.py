@@ -61,3 +61,16 @@ def tiny_model_cfg(config: str, clip_ckpt: str, **localizer) -> dict:
         type='CLIPTextEncoder', model_config_file=TINY_CLIP_CONFIG, pretrained=clip_ckpt,
         num_adapter_blocks=text.get('num_adapter_blocks', 0), adapter_width=text.get('adapter_width', 64))
     return cfg
+
+
+def tiny_config_options(tiny_dataset: dict, tmp_path: Path) -> dict:
+    """``--cfg-options`` that point the synthetic demo config at :func:`write_tiny_dataset`'s files."""
+    clip = tmp_path / 'tiny_clip.pt'
+    clip.write_bytes(b'')  # only its existence is checked by the config check
+    opts = {'model.localizer.loc_dim': 8, 'model.localizer.clip_dim': 6,
+            'model.classifier.text_encoder.pretrained': str(clip),
+            'model.classifier.text_encoder.model_config_file': str(ROOT / 'configs/_base_/clip/zeetad-tiny-clip.json')}
+    for loader in ('train_dataloader', 'test_dataloader', 'val_dataloader'):
+        for key, value in tiny_dataset.items():
+            opts[f'{loader}.dataset.{key}'] = value
+    return opts

@@ -17,12 +17,12 @@ DEFAULT_CONFIG = 'configs/zeetad/zeetad_synthetic_thumos14_demo.py'
 
 
 def main(argv=None):
-    from mmengine.config import DictAction
+    from zeetad.engine.cli import add_cfg_options
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--config', default=DEFAULT_CONFIG)
     p.add_argument('--work-dir', default='work_dirs/demo')
     p.add_argument('--retrain', action='store_true', help='train again even if a final checkpoint exists')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    add_cfg_options(p)
     args = p.parse_args(argv)
     tic = time.time()
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from zeetad.engine.cli import add_cfg_options
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('videos', help='a video file, a folder of videos, or a text file listing video paths')
     p.add_argument('--classes', required=True, action='append',
@@ -48,7 +48,7 @@ def parse_args(argv=None):
     p.add_argument('--lvlm-batch-size', type=int, default=8, help='ZEAL: (frame, question) pairs per pass')
     p.add_argument('--num-workers', type=int, default=2, help='video decoding processes (0: in this process)')
     p.add_argument('--no-progress', action='store_true')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    add_cfg_options(p)
     return p.parse_args(argv)
 
 

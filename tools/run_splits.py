@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def main(argv=None):
     import numpy as np
-    from mmengine.config import DictAction
+    from zeetad.engine.cli import add_cfg_options
 
     from zeetad.engine.experiments import markdown_table, metric_row, train_and_test
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,7 +26,7 @@ def main(argv=None):
     p.add_argument('--ratios', type=int, nargs='+', default=[75, 50])
     p.add_argument('--indices', type=int, nargs='+', default=list(range(10)))
     p.add_argument('--work-dir', default=None)
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    add_cfg_options(p)
     args = p.parse_args(argv)
     root = args.work_dir or os.path.join('work_dirs', Path(args.config).stem + '_splits')
     results = {}

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from zeetad.engine.cli import add_cfg_options
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config')
     p.add_argument('--videos', required=True, help='video folder, list file of paths, or one video')
@@ -30,7 +30,7 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=8, help='(frame, question) pairs per forward pass')
     p.add_argument('--max-videos', type=int, default=None)
     p.add_argument('--no-progress', action='store_true')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    add_cfg_options(p)
     return p.parse_args(argv)
 
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
+    from zeetad.engine.cli import add_cfg_options
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config')
     p.add_argument('--noise', type=float, default=None, help='relative noise (default: the config\'s '
@@ -26,7 +26,7 @@ def parse_args(argv=None):
     p.add_argument('--fps', type=float, default=1.0)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', help='HDF5 to write (default: model.confidences_file)')
-    p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    add_cfg_options(p)
     return p.parse_args(argv)
 
 

@@ -73,13 +73,16 @@ def test_detect_writes_official_results_table_and_timelines(setup, first_run):
 def test_detect_equals_the_test_pipeline(setup, first_run, tmp_path):
     """The same video through TADDataset + TADMetric.merge (what tools/test.py runs) gives the same detections."""
     from zeetad.apis import build_merger, init_detector, load_detect_config
+    from zeetad.apis.features import source_key
     from zeetad.datasets import TADDataset, tad_collate
     from zeetad.video import probe_video
     _, out = first_run
     cache = next((out.parent / 'zeetad_cache').glob('clip_*.h5'))
     names = sorted(NAMES)  # the dataset orders classes by name
-    database = {vid: dict(subset='Test', duration=probe_video(str(setup['videos'] / f'{vid}.mp4')).duration_s,
-                          fps=4.0, annotations=[dict(label=names[i], segment=[1.0, 2.0]) for i in range(k)])
+    # the cache names each video by its source_key (stem + hash of path, size, mtime)
+    key = {vid: source_key(vid, str(setup['videos'] / f'{vid}.mp4')) for vid in ('match_a', 'match_b')}
+    database = {key[vid]: dict(subset='Test', duration=probe_video(str(setup['videos'] / f'{vid}.mp4')).duration_s,
+                               fps=4.0, annotations=[dict(label=names[i], segment=[1.0, 2.0]) for i in range(k)])
                 for vid, k in (('match_a', 3), ('match_b', 1))}
     ann = tmp_path / 'ann.json'
     ann.write_text(json.dumps(dict(database=database)))
@@ -97,7 +100,9 @@ def test_detect_equals_the_test_pipeline(setup, first_run, tmp_path):
     expected = merger.merge(windows)
     results = json.loads(out.read_text())['results']  # detect scored the classes in the user's order
 
-    for vid, merged in expected.items():
+    stem = {k: vid for vid, k in key.items()}
+    for cached, merged in expected.items():
+        vid = stem[cached]
         want = sorted(zip([names[c] for c in merged['labels']], merged['scores'], merged['segments'].tolist()),
                       key=lambda d: (d[0], -d[1]))
         got = sorted(((d['label'], d['score'], d['segment']) for d in results[vid]), key=lambda d: (d[0], -d[1]))

@@ -110,6 +110,6 @@ def test_empty_subset_and_bad_keys(tiny_dataset):
         build(tiny_dataset, subset='Nope', role='train')
     with pytest.raises(ValueError, match='dataset.role'):
         build(tiny_dataset, subset='Validation', role='validate')
-    with pytest.raises(KeyError, match='loc_features.timebase'):
+    with pytest.raises(ValueError, match='loc_features.timebase: needs "stride"'):
         build(tiny_dataset, subset='Validation', role='train',
               loc_features=dict(tiny_dataset['loc_features'], timebase=dict(window=4)))

@@ -4,6 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from testing_utils import tiny_config_options
+
 from zeetad.engine.config_check import ConfigError, accepted_keys, validate_config
 from zeetad.engine.runner_setup import build_runner, load_config
 
@@ -13,19 +15,12 @@ DEMO = str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py')
 
 @pytest.fixture
 def options(tiny_dataset, tmp_path):
-    clip = tmp_path / 'tiny_clip.pt'
-    clip.write_bytes(b'')  # only its existence is checked here
-    opts = {'model.localizer.loc_dim': 8, 'model.localizer.clip_dim': 6,
-            'model.classifier.text_encoder.pretrained': str(clip),
-            'model.classifier.text_encoder.model_config_file': str(ROOT / 'configs/_base_/clip/zeetad-tiny-clip.json')}
-    for loader in ('train_dataloader', 'test_dataloader', 'val_dataloader'):
-        for key, value in tiny_dataset.items():
-            opts[f'{loader}.dataset.{key}'] = value
-    return opts
+    return tiny_config_options(tiny_dataset, tmp_path)
 
 
-def _errors(options, **extra) -> str:
+def _errors(options, top_level=None, **extra) -> str:
     cfg = load_config(DEMO, {**options, **extra})
+    cfg.merge_from_dict(top_level or {})  # as if written in the file: --cfg-options refuses unread top-level keys
     with pytest.raises(ConfigError) as info:
         validate_config(cfg)
     return str(info.value)
@@ -51,8 +46,8 @@ def test_unknown_type_is_named(options):
 def test_several_problems_are_reported_together(options):
     message = _errors(options, **{'train_dataloader.batch_szie': 4, 'optim_wrapper.optimizer.lr_mult': 2,
                                   'param_scheduler.0.endd': 3, 'default_hooks.logger.intervall': 5,
-                                  'train_cfg.max_epoch': 3, 'randomness.sed': 1, 'trian_cfg': {},
-                                  'test_evaluator.tious': [0.5]})
+                                  'train_cfg.max_epoch': 3, 'randomness.sed': 1,
+                                  'test_evaluator.tious': [0.5]}, top_level={'trian_cfg': {}})
     for expected in ("train_dataloader: unknown key 'batch_szie' for DataLoader (did you mean 'batch_size'?)",
                      "optim_wrapper.optimizer: unknown key 'lr_mult' for AdamW",
                      "param_scheduler[0]: unknown key 'endd' for LinearLR (did you mean 'end'?)",

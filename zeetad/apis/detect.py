@@ -12,7 +12,7 @@ from typing import Optional
 
 from .class_names import parse_class_names
 from .errors import DetectError, MissingFeaturesError, VideoReadError
-from .features import ClipSpec, extract_clip_cached
+from .features import ClipSpec, SourceKeyedStore, extract_clip_cached
 from .inference import StreamSpec, VideoMeta
 
 REPO_ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
@@ -45,7 +45,7 @@ def probe_videos(source: str) -> tuple[list, dict]:
     videos, failed = [], {}
     for src in sources:
         try:
-            info = probe_video(src.path)
+            info = probe_video(src.path, check_end=True)  # a truncated file: the decodable duration
         except VideoDecodeError as exc:
             if len(sources) == 1:
                 raise VideoReadError(src.path, exc.reason) from None
@@ -129,10 +129,11 @@ def run_zeetad(run: DetectionRun, cfg, checkpoint: str, cache_dir: str, *, loc_f
     stores = {}
     for key, stream in (('loc', loc), ('clip', clip)):
         if key in wanted:
-            stores[key] = build_feature_store(dict(format='hdf5', path=files[wanted[key]], dim=stream.get('dim'),
-                                                   timebase=stream['timebase']), f'{key}_features')
+            cached = build_feature_store(dict(format='hdf5', path=files[wanted[key]], dim=stream.get('dim'),
+                                              timebase=stream['timebase']), f'{key}_features')
+            stores[key] = SourceKeyedStore(cached, videos)
     clip_cfg = None
-    if clip:  # the cache holds plain video ids: no prefix/suffix of the config's own feature file
+    if clip:  # the cache names videos by source_key: no prefix/suffix of the config's own feature file
         clip_cfg = dict(format='hdf5', path=files[wanted['clip']], dim=clip.get('dim'), timebase=clip['timebase'])
     if not loc_clip:
         user = _user_loc_store_cfg(loc_features, loc)
@@ -197,7 +198,7 @@ def run_zeal(run: DetectionRun, cfg, cache_dir: str, *, lvlm: Optional[str], que
     path, report = extract_clip_cached([_source(v) for v in videos], cache_dir, spec, device=device,
                                        num_workers=num_workers, progress=progress)
     run.failed.update(report.failed if report else {})
-    store = build_feature_store(dict(format='hdf5', path=path), 'frame_features')
+    store = SourceKeyedStore(build_feature_store(dict(format='hdf5', path=path), 'frame_features'), videos)
     detections, run.curves, failed = detector.run([v for v in videos if v.video_id not in run.failed], store,
                                                   spec.fps)
     run.failed.update(failed)
@@ -227,7 +228,12 @@ def detect_videos(source: str, classes, *, config: Optional[str] = None, checkpo
     config = config or (DEFAULT_ZEAL_CONFIG if zeal else None)
     if not config:
         raise DetectError('pass --config CFG --checkpoint CKPT (a trained ZEETAD), or --zeal (training-free)')
-    cfg = load_detect_config(config, cfg_options)
+    from zeetad.engine.config_check import ConfigError, validate_config
+    try:  # tools/test.py's start-up check, less the files (videos replace the test set)
+        cfg = load_detect_config(config, cfg_options)
+        validate_config(cfg, 'test', files=False)
+    except ConfigError as exc:
+        raise DetectError(str(exc)) from None
     videos, failed = probe_videos(source)
     run = DetectionRun('zeal' if zeal else 'zeetad', names, {v.video_id: v for v in videos}, failed=failed)
     cache_dir = cache_dir or os.path.join('.', 'zeetad_cache')

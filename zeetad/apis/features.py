@@ -2,7 +2,9 @@
 
 The cache is one HDF5 file per CLIP model and sampling rate (the extractor's format, read back by
 ``HDF5FeatureStore``), named after a hash of the settings, so changing the model or fps starts a new file
-and a second run over the same videos re-encodes nothing.
+and a second run over the same videos re-encodes nothing. Inside it a video is stored under its
+:func:`source_key` (file stem plus a hash of the resolved path, size and modification time), not its stem
+alone: ``a/x.mp4`` and ``b/x.mp4``, or ``x.mp4`` replaced by another video, never share features.
 """
 from __future__ import annotations
 
@@ -13,7 +15,42 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Optional, Sequence
 
+from zeetad.datasets.feature_store import FeatureStore
 from zeetad.video.sources import VideoSource
+
+
+def source_key(video_id: str, path: str) -> str:
+    """Cache key of a video file: ``<id>-<hash of its resolved path, size and modification time>``."""
+    real = os.path.realpath(path)
+    try:
+        st = os.stat(real)
+        stamp = [st.st_size, st.st_mtime_ns]
+    except OSError:  # unreadable: extraction reports it under the video's id
+        stamp = None
+    return f'{video_id}-{hashlib.sha1(json.dumps([real, stamp]).encode()).hexdigest()[:12]}'
+
+
+class SourceKeyedStore(FeatureStore):
+    """A cache store read by video id: ``load('x')`` reads the dataset ``source_key('x', path of x)``."""
+
+    def __init__(self, store: FeatureStore, videos: Sequence):
+        self.store = store
+        self.keys = {v.video_id: source_key(v.video_id, v.path) for v in videos}
+
+    def load(self, video_id: str, start: Optional[int] = None, stop: Optional[int] = None):
+        return self.store.load(self.keys[video_id], start, stop)
+
+    def shape(self, video_id: str) -> tuple:
+        return self.store.shape(self.keys[video_id])
+
+    def has(self, video_id: str) -> bool:
+        return video_id in self.keys and self.store.has(self.keys[video_id])
+
+    def path_of(self, video_id: str) -> str:
+        return self.store.path_of(self.keys.get(video_id, video_id))
+
+    def attrs(self) -> dict:
+        return self.store.attrs()
 
 
 @dataclass(frozen=True)
@@ -54,12 +91,14 @@ def extract_clip_cached(videos: Sequence[VideoSource], cache_dir: str, spec: Cli
 
     Returns:
         ``(h5 path, ExtractReport | None)``; the report (``None`` when everything was cached) lists
-        failed videos with their reasons in ``failed``.
+        failed videos (by id) with their reasons in ``failed``. Read the file through
+        :class:`SourceKeyedStore`: its datasets are named by :func:`source_key`.
     """
     from zeetad.video.feature_file import complete_ids
     path = spec.cache_file(cache_dir)
     done = complete_ids(path) if os.path.isfile(path) else set()
-    todo = [v for v in videos if v.video_id not in done]
+    ids = {source_key(v.video_id, v.path): v.video_id for v in videos}
+    todo = [VideoSource(key, v.path) for key, v in zip(ids, videos) if key not in done]
     if not todo:
         return path, None
     from zeetad.video.clip_image import ClipImageEncoder
@@ -71,4 +110,6 @@ def extract_clip_cached(videos: Sequence[VideoSource], cache_dir: str, spec: Cli
                               dtype='float32', progress=progress, desc='CLIP features')
     if report.interrupted:
         raise KeyboardInterrupt
+    report.failed = {ids.get(key, key): reason for key, reason in report.failed.items()}
+    report.done = [ids.get(key, key) for key in report.done]
     return path, report

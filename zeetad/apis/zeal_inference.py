@@ -16,6 +16,7 @@ import torch
 
 from zeetad.datasets.feature_store import FeatureStore
 from .errors import DetectError
+from .features import source_key
 from .inference import VideoMeta
 
 
@@ -74,8 +75,12 @@ class ZEALDetector:
         from zeetad.zeal.confidence_store import ConfidenceStore
         from zeetad.zeal.lvlm_stage import LVLMJob, run_lvlm_stage
         jobs, inputs, failed = [], {}, {}
+        ids = {}  # LVLM confidences are cached by source_key: another file with the same stem is not reused
         for video in videos:
             feats = torch.as_tensor(np.asarray(clip_store.load(video.video_id), np.float32))
+            key = source_key(video.video_id, video.path)
+            ids[key] = video.video_id
+            video = VideoMeta(key, video.path, video.duration, video.fps)
             sample = self._sample(video, len(feats), feature_fps)
             times = np.arange(sample_count(video.duration, self.lvlm_fps)) / self.lvlm_fps
             kept = self.model.kept_classes(self.model.frame_features(sample, feats, times), self.names, sample)
@@ -97,8 +102,10 @@ class ZEALDetector:
             feats, sample = inputs[job.video_id]
             mask = torch.zeros(1, len(feats), dtype=torch.bool)
             out = self.model.predict(dict(loc=feats[None], clip=None, mask=mask), [sample])[0]
-            detections[job.video_id] = dict(segments=out['segments'], scores=out['scores'], labels=out['labels'])
-            curves[job.video_id] = self.confidence_curves(job.video_id)
+            vid = ids[job.video_id]
+            detections[vid] = dict(segments=out['segments'], scores=out['scores'], labels=out['labels'])
+            curves[vid] = self.confidence_curves(job.video_id)
+        failed = {ids.get(k, k): reason for k, reason in failed.items()}
         if jobs:  # release the model's read-only handle so a later run can append to the cache
             self.model.confidence_store().close()
         return detections, curves, failed

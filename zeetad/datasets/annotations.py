@@ -46,7 +46,13 @@ def _parse_video(path: str, video_id: str, entry: dict) -> VideoRecord:
     if not math.isfinite(duration) or duration <= 0:
         raise AnnotationError(f'{where}: duration must be a positive number, got {entry["duration"]!r}')
     fps = entry.get('fps')
-    fps = float(fps) if fps is not None else None
+    if fps is not None:
+        try:
+            fps = float(fps)
+        except (TypeError, ValueError):
+            fps = math.nan
+        if not math.isfinite(fps) or fps <= 0:  # a zero or negative fps would flip or collapse the time grid
+            raise AnnotationError(f'{where}: fps must be a positive number, got {entry["fps"]!r}')
     instances = []
     for k, ann in enumerate(entry.get('annotations', [])):
         try:
@@ -67,14 +73,19 @@ def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None) 
     path = str(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f'annotation file not found: {path}')
+    repeated: set = set()
     with open(path) as f:
         try:
-            content = json.load(f)
+            content = json.load(f, object_pairs_hook=lambda pairs: _dict_noting_repeats(pairs, repeated))
         except json.JSONDecodeError as exc:
             raise AnnotationError(f'{path}: not valid JSON ({exc})') from None
     database = content.get('database') if isinstance(content, dict) else None
     if not isinstance(database, dict):
         raise AnnotationError(f'{path}: expected a top-level "database" mapping video ids to entries')
+    twice = sorted(repeated & set(database))
+    if twice:  # json keeps the last entry of a repeated key: the first one would vanish without a word
+        raise AnnotationError(f'{path}: video {twice[0]!r} has more than one entry in "database" '
+                              f'({len(twice)} repeated video ids: {twice[:5]})')
     wanted = None if subsets is None else {s.lower() for s in subsets}
     records = []
     for video_id in sorted(database):
@@ -83,6 +94,16 @@ def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None) 
             continue
         records.append(_parse_video(path, video_id, entry))
     return records
+
+
+def _dict_noting_repeats(pairs: list, repeated: set) -> dict:
+    """``json`` object hook: a dict, adding keys that occur more than once to ``repeated``."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            repeated.add(key)
+        out[key] = value
+    return out
 
 
 def class_names_of(records: Sequence[VideoRecord]) -> list[str]:

@@ -10,6 +10,17 @@ from typing import Optional
 
 import numpy as np
 
+from zeetad.utils.suggest import unknown_keys
+
+# Keys of a feature-stream config per format; ``dim`` and ``timebase`` describe the stream, not the files.
+STORE_KEYS = {'npy': ('format', 'root', 'prefix', 'suffix', 'mmap', 'dim', 'timebase'),
+              'hdf5': ('format', 'path', 'prefix', 'suffix', 'dim', 'timebase')}
+STORE_KEYS['h5'] = STORE_KEYS['hdf5']
+
+
+class FeatureReadError(ValueError):
+    """A feature file that exists but cannot be read (empty, truncated, not npy/HDF5); names file and video."""
+
 
 class FeatureStore:
     """Common interface: ``load(video_id, start, stop) -> (T, C)``, ``shape(video_id)``, ``path_of``, ``has``."""
@@ -50,8 +61,10 @@ class NpyFeatureStore(FeatureStore):
             raise FileNotFoundError(f'feature file for video {video_id!r} not found: {path}')
         try:
             return np.load(path, mmap_mode='r' if self.mmap else None)
-        except ValueError as exc:
-            raise ValueError(f'cannot read features of video {video_id!r} from {path}: {exc}') from None
+        except (ValueError, EOFError, OSError) as exc:  # EOFError: a zero-byte file
+            size = os.path.getsize(path)
+            raise FeatureReadError(f'{path}: cannot read the features of video {video_id!r} ({size} bytes; '
+                                   f'{type(exc).__name__}: {exc})') from None
 
     def load(self, video_id: str, start: Optional[int] = None, stop: Optional[int] = None) -> np.ndarray:
         return np.array(self._open(video_id)[start:stop])  # copies only the rows out of the memory map
@@ -72,7 +85,11 @@ class HDF5FeatureStore(FeatureStore):
     def _handle(self):
         import h5py
         if self._file is None or self._pid != os.getpid():
-            self._file = h5py.File(self.path, 'r')
+            try:
+                self._file = h5py.File(self.path, 'r')
+            except OSError as exc:  # not HDF5, or cut short (an interrupted copy)
+                raise FeatureReadError(f'{self.path}: not a readable HDF5 feature file '
+                                       f'({os.path.getsize(self.path)} bytes; {exc})') from None
             self._pid = os.getpid()
         return self._file
 
@@ -93,7 +110,12 @@ class HDF5FeatureStore(FeatureStore):
         return handle[key]
 
     def load(self, video_id: str, start: Optional[int] = None, stop: Optional[int] = None) -> np.ndarray:
-        return self._dataset(video_id)[start:stop]  # h5py reads only the selected rows
+        dataset = self._dataset(video_id)
+        try:
+            return dataset[start:stop]  # h5py reads only the selected rows
+        except OSError as exc:  # data blocks past the end of a truncated file
+            raise FeatureReadError(f'{self.path}: cannot read the features of video {video_id!r} '
+                                   f'(dataset {self.key_of(video_id)!r}): {exc}') from None
 
     def shape(self, video_id: str) -> tuple:
         return self._dataset(video_id).shape
@@ -108,17 +130,34 @@ class HDF5FeatureStore(FeatureStore):
         return state
 
 
+def store_problems(cfg, key: str) -> list[str]:
+    """Every problem of a feature-stream config (format, unknown keys, dim, time base), key first."""
+    from .timebase import timebase_problems
+    if not isinstance(cfg, dict):
+        return [f'{key}: expected a dict such as dict(format="npy", root=...), got {cfg!r}']
+    fmt = cfg.get('format', 'npy')
+    if fmt not in STORE_KEYS:
+        return [f'{key}.format: must be "npy" or "hdf5", got {fmt!r}']
+    problems = unknown_keys(cfg, STORE_KEYS[fmt], key)
+    where = 'root' if fmt == 'npy' else 'path'
+    if not isinstance(cfg.get(where), str):
+        problems.append(f'{key}.{where}: the {"feature folder" if fmt == "npy" else "HDF5 file"} is required '
+                        f'for format {fmt!r}, got {cfg.get(where)!r}')
+    dim = cfg.get('dim')
+    if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim < 1):
+        problems.append(f'{key}.dim: must be a positive integer, got {dim!r}')
+    if cfg.get('timebase') is not None:
+        problems += timebase_problems(cfg['timebase'], f'{key}.timebase')
+    return problems
+
+
 def build_feature_store(cfg: dict, key: str) -> FeatureStore:
     """``dict(format='npy', root=..., prefix='', suffix='.npy')`` or ``dict(format='hdf5', path=...)``."""
+    problems = store_problems(cfg, key)
+    if problems:
+        raise ValueError('; '.join(problems))
     cfg = dict(cfg)
     fmt = cfg.pop('format', 'npy')
     for meta in ('dim', 'timebase'):
         cfg.pop(meta, None)
-    try:
-        if fmt == 'npy':
-            return NpyFeatureStore(**cfg)
-        if fmt in ('hdf5', 'h5'):
-            return HDF5FeatureStore(**cfg)
-    except TypeError as exc:
-        raise TypeError(f'{key}: {exc}') from None
-    raise ValueError(f'{key}.format must be "npy" or "hdf5", got {fmt!r}')
+    return NpyFeatureStore(**cfg) if fmt == 'npy' else HDF5FeatureStore(**cfg)

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from zeetad.utils.suggest import unknown_keys
+
+SPLIT_KEYS = ('mode', 'root', 'dataset', 'ratio', 'index', 'train_classes', 'test_classes', 'train_on_all')
+
 
 @dataclass(frozen=True)
 class ClassSplit:
@@ -32,6 +36,22 @@ def split_files(root: str, dataset: str, ratio: int, index: int) -> tuple[Path, 
     return folder / 'train' / f'split_{index}.list', folder / 'test' / f'split_{index}.list'
 
 
+def split_problems(split, key: str = 'split') -> list[str]:
+    """Unknown keys (``ratoi``, ``indx``) and non-integer ``ratio``/``index`` of a split config, key first."""
+    if split is None:
+        return []
+    if not isinstance(split, dict):
+        return [f'{key}: expected a dict or None, got {split!r}']
+    problems = unknown_keys(split, SPLIT_KEYS, key)
+    for name, low, high in (('ratio', 1, 99), ('index', 0, None)):
+        value = split.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low
+                                  or (high is not None and value > high)):
+            problems.append(f'{key}.{name}: must be an integer{f" in [{low}, {high}]" if high else f" >= {low}"}'
+                            f', got {value!r}')
+    return problems
+
+
 def resolve_split(split: Optional[dict], all_classes: Sequence[str]) -> ClassSplit:
     """Turn a ``split`` config into class lists.
 
@@ -40,6 +60,9 @@ def resolve_split(split: Optional[dict], all_classes: Sequence[str]) -> ClassSpl
     ``dict(mode='custom', train_classes=[...], test_classes=[...])`` takes explicit lists.
     ``train_on_all=True`` trains on every class and still tests on the split's test classes (closed-set bound).
     """
+    problems = split_problems(split)
+    if problems:
+        raise ValueError('; '.join(problems))
     all_classes = list(all_classes)
     split = dict(split or {})
     mode = split.get('mode', 'closed')

@@ -16,6 +16,29 @@ def _check_finite(feats: np.ndarray, video_id: str, path: str, first_row: int) -
                          f'{first_row + bad[0]}, column {bad[1]})')
 
 
+def check_feature_length(num: int, duration_s: float, tb: TimeBase, tolerance: Optional[float], video_id: str,
+                         path: str, key: str) -> None:
+    """Raise unless ``num`` features on ``tb`` cover about ``duration_s`` seconds (the annotated duration).
+
+    The expected count is ``tb.num_features(duration_s)``; extractors differ by a few rows (the last partial
+    snippet, a container duration a frame off), so ``num`` may differ by ``tolerance`` of it (at least two
+    rows). A wrong fps, stride or file is off by a factor and then names the video and the file.
+    """
+    if duration_s < tb.step_s:
+        raise ValueError(f'{path}: video {video_id!r} lasts {duration_s:g} s, less than one {key} step '
+                         f'({tb.step_s:g} s): check its "duration" in the annotation file and {key}.timebase')
+    if tolerance is None:
+        return
+    expected = tb.num_features(duration_s)
+    if abs(num - expected) > max(2.0, tolerance * expected):
+        raise ValueError(
+            f'{path}: video {video_id!r} has {num} {key} rows, but its annotated duration {duration_s:g} s on '
+            f'{key}.timebase (step {tb.step_s:g} s, offset {tb.offset_s:g} s) needs about {expected} '
+            f'({num * tb.step_s:g} s of features for {duration_s:g} s of video; allowed difference '
+            f'{tolerance:.0%} or two rows). Check the file, the fps in the annotation and {key}.timebase, '
+            'or set the dataset\'s length_tolerance (None: no check)')
+
+
 def load_window_streams(info: dict, loc_store: FeatureStore, clip_store: Optional[FeatureStore],
                         clip_cfg: Optional[dict], resize_length: Optional[int]):
     """-> ``loc (L, C)`` float32 and ``clip (L, D)`` float32 (or None), both sampled at the window's grid."""

@@ -14,11 +14,12 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from zeetad.registry import DATASETS, TRANSFORMS
+from zeetad.utils.suggest import did_you_mean, is_number
 from .annotations import VideoRecord, load_annotations, to_ground_truth
-from .feature_store import build_feature_store
-from .splits import resolve_split
-from .streams import load_window_streams
-from .summary import format_summary
+from .feature_store import build_feature_store, store_problems
+from .splits import ClassSplit, resolve_split, split_problems
+from .streams import check_feature_length, load_window_streams
+from .summary import format_summary, unassigned_labels
 from .timebase import make_timebase
 from .windows import enumerate_windows, window_instances
 
@@ -37,6 +38,9 @@ class TADDataset(BaseDataset):
         eval_videos: at test time, ``'with_test_classes'`` (videos holding a test-class instance) or ``'all'``.
         blocked_videos: video ids left out everywhere (an explicit, documented exclusion list).
         on_missing_features: ``'error'`` or ``'skip'`` (skipped videos are counted in a warning).
+        length_tolerance: allowed relative difference between a video's feature rows and the count its
+            annotated duration implies (see :func:`~zeetad.datasets.streams.check_feature_length`);
+            ``None`` skips the check.
     """
 
     def __init__(self,
@@ -54,20 +58,17 @@ class TADDataset(BaseDataset):
                  eval_videos: str = 'with_test_classes',
                  blocked_videos: Sequence[str] = (),
                  on_missing_features: str = 'error',
+                 length_tolerance: Optional[float] = 0.1,
                  max_videos: Optional[int] = None,
                  pipeline: Sequence = (dict(type='PackTADInputs'),),
                  verbose: bool = True,
                  **kwargs):
-        if role not in ('train', 'test'):
-            raise ValueError(f'dataset.role must be "train" or "test", got {role!r}')
-        if on_missing_features not in ('error', 'skip'):
-            raise ValueError(f'dataset.on_missing_features must be "error" or "skip", got {on_missing_features!r}')
-        if eval_videos not in ('with_test_classes', 'all'):
-            raise ValueError(f'dataset.eval_videos must be "with_test_classes" or "all", got {eval_videos!r}')
-        if (window_size is None) == (resize_length is None):
-            raise ValueError('set exactly one of dataset.window_size and dataset.resize_length')
-        if window_size is not None and not 0 <= window_overlap < 1:
-            raise ValueError(f'dataset.window_overlap must be in [0, 1), got {window_overlap}')
+        problems = dataset_problems(dict(
+            role=role, on_missing_features=on_missing_features, eval_videos=eval_videos, window_size=window_size,
+            window_overlap=window_overlap, resize_length=resize_length, min_coverage=min_coverage, split=split,
+            loc_features=loc_features, clip_features=clip_features, length_tolerance=length_tolerance))
+        if problems:
+            raise ValueError(f'{ann_file}: ' + '; '.join(problems))
         self.subsets = [subset] if isinstance(subset, str) else list(subset)
         self.role, self.split_cfg = role, split
         self.loc_cfg, self.clip_cfg = dict(loc_features), (dict(clip_features) if clip_features else None)
@@ -76,8 +77,14 @@ class TADDataset(BaseDataset):
         self.drop_empty_windows = (role == 'train') if drop_empty_windows is None else drop_empty_windows
         self.eval_videos, self.blocked_videos = eval_videos, set(blocked_videos)
         self.on_missing_features, self.max_videos, self.verbose = on_missing_features, max_videos, verbose
+        self.length_tolerance = length_tolerance
         pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
         super().__init__(ann_file=ann_file, pipeline=pipeline, serialize_data=False, **kwargs)
+
+    @staticmethod
+    def config_problems(cfg: dict, key: str) -> list[str]:
+        """Problems of a dataset config (nested ``split``, feature streams, time bases), for the config check."""
+        return dataset_problems(cfg, key)
 
     # ------------------------------------------------------------------ building the item list
     def load_data_list(self) -> list[dict]:
@@ -90,13 +97,15 @@ class TADDataset(BaseDataset):
         if not records:
             raise ValueError(f'{self.ann_file}: subset {self.subsets} has no videos '
                              f'(subsets present: {sorted({r.subset for r in all_records})})')
+        dropped = self._warn_unassigned(records, split)
         records = self._select_videos(records, set(classes))
         records = self._attach_feature_lengths(records)
         self._metainfo.update(
             classes=tuple(classes),
             split=split.description,
             ground_truth=to_ground_truth(records, classes),
-            durations={r.video_id: r.duration for r in records})
+            durations={r.video_id: r.duration for r in records},
+            unassigned_labels=dropped)
         class_index = {name: k for k, name in enumerate(classes)}
         items = []
         for rec in records:
@@ -105,9 +114,29 @@ class TADDataset(BaseDataset):
             raise ValueError(f'{self.ann_file}: no {self.role} windows left for subset {self.subsets} '
                              f'and {split.description}')
         if self.verbose:
-            print_log(format_summary(self.role, self.subsets, split.description, records, classes, len(items)),
-                      logger='current')
+            print_log(format_summary(self.role, self.subsets, split.description, records, classes, len(items),
+                                     dropped), logger='current')
         return items
+
+    def _warn_unassigned(self, records: list[VideoRecord], split: ClassSplit) -> dict:
+        """``{label: instances}`` of this subset's labels in neither class list (left out), logged per video.
+
+        A renamed or misspelt label falls out of both lists and its instances would vanish from training
+        and from the ground truth (which raises the test mAP); the summary counts them instead.
+        """
+        known = set(split.train_classes) | set(split.test_classes)
+        dropped = unassigned_labels(records, known)
+        if dropped:
+            for rec in records:
+                names = sorted({i.label for i in rec.instances if i.label in dropped})
+                if names:
+                    print_log(f'{self.ann_file}: video {rec.video_id!r}: instances of {names} are in no class '
+                              f'list of {split.description}: left out', logger='current', level=10)
+            named = ', '.join(f'{name!r}{did_you_mean(name, known)}' for name in dropped)
+            print_log(f'{self.ann_file}: {sum(dropped.values())} {self.role} instances of {len(dropped)} labels '
+                      f'in no class list of {split.description} are left out: {named} '
+                      '(video-level details at DEBUG level)', logger='current', level=30)
+        return dropped
 
     def _select_videos(self, records: list[VideoRecord], classes: set) -> list[VideoRecord]:
         keep_all = self.role == 'test' and self.eval_videos == 'all'
@@ -134,9 +163,12 @@ class TADDataset(BaseDataset):
                                             '(set on_missing_features="skip" to leave such videos out)')
                 missing.append(rec.video_id)
                 continue
-            shape = store.shape(rec.video_id)
-            self._check_shape(shape, rec, store.path_of(rec.video_id), 'loc_features')
-            self._lengths[rec.video_id] = shape[0]
+            for key, st in (('loc_features', store), ('clip_features', clip_store)):
+                if st is not None:
+                    shape = st.shape(rec.video_id)
+                    self._check_shape(shape, rec, st.path_of(rec.video_id), key)
+                    if key == 'loc_features':
+                        self._lengths[rec.video_id] = shape[0]
             kept.append(rec)
         if missing:
             print_log(f'{len(missing)} {self.role} videos skipped for missing features '
@@ -154,6 +186,12 @@ class TADDataset(BaseDataset):
                              f'but {key}.dim is {dim}')
         if shape[0] < 1:
             raise ValueError(f'{path}: video {rec.video_id!r} is shorter than one feature step')
+        cfg = self.loc_cfg if key == 'loc_features' else self.clip_cfg
+        try:
+            tb = make_timebase(cfg['timebase'], rec.fps, f'{key}.timebase')
+        except ValueError as exc:
+            raise ValueError(f'{self.ann_file}: video {rec.video_id!r}: {exc}') from None
+        check_feature_length(shape[0], rec.duration, tb, self.length_tolerance, rec.video_id, path, key)
 
     def _video_items(self, rec: VideoRecord, class_index: dict) -> list[dict]:
         tb = make_timebase(self.loc_cfg['timebase'], rec.fps, 'loc_features.timebase')
@@ -193,3 +231,38 @@ class TADDataset(BaseDataset):
     def _load_streams(self, info: dict):
         loc_store, clip_store = self._stores()
         return load_window_streams(info, loc_store, clip_store, self.clip_cfg, self.resize_length)
+
+
+def dataset_problems(cfg: dict, key: str = 'dataset') -> list[str]:
+    """Problems of a :class:`TADDataset` config's options and nested dicts, each starting with its key path."""
+    problems = []
+    for name, allowed in (('role', ('train', 'test')), ('on_missing_features', ('error', 'skip')),
+                          ('eval_videos', ('with_test_classes', 'all'))):
+        if name in cfg and cfg[name] not in allowed:
+            problems.append(f'{key}.{name}: must be one of {list(allowed)}, got {cfg[name]!r}')
+    window, resize = cfg.get('window_size', 128), cfg.get('resize_length')
+    if (window is None) == (resize is None):
+        problems.append(f'{key}: set exactly one of window_size and resize_length (got {window!r} and {resize!r})')
+    for name in ('window_size', 'resize_length'):
+        value = cfg.get(name)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            problems.append(f'{key}.{name}: must be a positive integer or None, got {value!r}')
+    ranges = {'window_overlap': (0.25, lambda v: 0 <= v < 1, 'in [0, 1)'),
+              'min_coverage': (0.5, lambda v: 0 <= v <= 1, 'in [0, 1]'),
+              'length_tolerance': (0.1, lambda v: v >= 0, '>= 0 or None')}
+    for name, (default, ok, span) in ranges.items():
+        value = cfg.get(name, default)
+        if value is None and name == 'length_tolerance':
+            continue
+        if not is_number(value) or not ok(value):
+            problems.append(f'{key}.{name}: must be a number {span}, got {value!r}')
+    problems += split_problems(cfg.get('split'), f'{key}.split')
+    for stream in ('loc_features', 'clip_features'):
+        spec = cfg.get(stream)
+        if spec is None and stream == 'clip_features':
+            continue
+        problems += store_problems(spec, f'{key}.{stream}')
+        if isinstance(spec, dict) and spec.get('timebase') is None:
+            problems.append(f'{key}.{stream}.timebase: required, e.g. dict(stride=4, window=16) for snippets or '
+                            'dict(sample_fps=1.0) for frames')
+    return problems

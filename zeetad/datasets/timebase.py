@@ -12,6 +12,11 @@ from typing import Optional
 
 import numpy as np
 
+from zeetad.utils.suggest import is_number, unknown_keys
+
+SNIPPET_KEYS = ('stride', 'window', 'fps')
+FRAME_KEYS = ('sample_fps', 'offset_s')
+
 
 @dataclass(frozen=True)
 class TimeBase:
@@ -29,22 +34,47 @@ class TimeBase:
         return int(np.floor((duration_s - self.offset_s) / self.step_s)) + 1
 
 
+def timebase_problems(cfg, key: str = 'timebase') -> list[str]:
+    """Every problem of a time-base config, each message starting with ``key`` (empty when it is fine).
+
+    A typo is never ignored: ``dict(stirde=8)`` merged over an inherited ``stride=4`` would keep 4.
+    """
+    if not isinstance(cfg, dict):
+        return [f'{key}: expected a dict such as dict(stride=4, window=16) or dict(sample_fps=1.0), got {cfg!r}']
+    frame = 'sample_fps' in cfg
+    problems = unknown_keys(cfg, FRAME_KEYS if frame else SNIPPET_KEYS, key)
+    required, optional = (('sample_fps',), ()) if frame else (('stride',), ('window', 'fps'))
+    for name in required + optional:
+        value = cfg.get(name)
+        if value is None and name in optional:
+            continue  # window defaults to stride, fps to the video's own
+        if name not in cfg:
+            problems.append(f'{key}: needs "stride" (and "window", "fps") or "sample_fps"; got {sorted(cfg)}')
+            continue
+        if not is_number(value) or not np.isfinite(value) or value <= 0:
+            problems.append(f'{key}.{name}: must be a positive number, got {value!r}')
+    if frame and not is_number(cfg.get('offset_s', 0.0)):
+        problems.append(f'{key}.offset_s: must be a number, got {cfg["offset_s"]!r}')
+    return problems
+
+
 def make_timebase(cfg: dict, video_fps: Optional[float], key: str = 'timebase') -> TimeBase:
     """Build a :class:`TimeBase` from a stream config.
 
     Either ``dict(stride=4, window=16, fps=None)`` (snippets; ``fps=None`` takes the video's own fps) or
     ``dict(sample_fps=1.0, offset_s=0.0)`` (frame-level streams).
     """
-    if 'sample_fps' in cfg:
-        fps = float(cfg['sample_fps'])
-        if fps <= 0:
-            raise ValueError(f'{key}.sample_fps must be positive, got {fps}')
-        return TimeBase(1.0 / fps, float(cfg.get('offset_s', 0.0)))
-    if 'stride' not in cfg:
+    if isinstance(cfg, dict) and 'sample_fps' not in cfg and 'stride' not in cfg:
         raise KeyError(f'{key} needs "stride" (and "window", "fps") or "sample_fps"; got {sorted(cfg)}')
+    problems = timebase_problems(cfg, key)
+    if problems:
+        raise ValueError('; '.join(problems))
+    if 'sample_fps' in cfg:
+        return TimeBase(1.0 / float(cfg['sample_fps']), float(cfg.get('offset_s', 0.0)))
     fps = cfg.get('fps') or video_fps
     if not fps:
-        raise ValueError(f'{key}.fps is not set and the annotation gives no fps for this video')
+        raise ValueError(f'{key}.fps is not set and the annotation gives no fps for this video: set {key}.fps, '
+                         'or an "fps" per video in the annotation file')
     stride, window = float(cfg['stride']), float(cfg.get('window', cfg['stride']))
     return TimeBase(stride / float(fps), window / (2.0 * float(fps)))
 

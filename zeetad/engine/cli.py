@@ -5,11 +5,24 @@ import argparse
 import os
 
 
+def add_cfg_options(parser: argparse.ArgumentParser) -> None:
+    """``--cfg-options k=v ...`` (mmengine's parsing); an item without ``=`` is a usage error naming it."""
+    from mmengine.config import DictAction
+
+    class CfgOptions(DictAction):
+        def __call__(self, parser, namespace, values, option_string=None):
+            for item in values:
+                if '=' not in item or not item.split('=', 1)[0].strip():
+                    parser.error(f'{option_string}: {item!r} is not KEY=VALUE (e.g. train_dataloader.batch_size=8)')
+            super().__call__(parser, namespace, values, option_string)
+
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptions, default={},
+                        help='override config keys, e.g. split.index=3 train_dataloader.batch_size=8')
+
+
 def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     """``--cfg-options k=v ...``, ``--launcher`` and the ``--local-rank`` that torch.distributed.launch passes."""
-    from mmengine.config import DictAction
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
-                        help='override config keys, e.g. split.index=3 train_dataloader.batch_size=8')
+    add_cfg_options(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 

@@ -4,18 +4,20 @@ mmengine builds components lazily (the test set only when testing, the optimizer
 errors name a class, not the config key (``ZEETAD.__init__() got an unexpected keyword argument``). This walks
 the config once up front and reports every problem with its key path, e.g.
 ``model.localizer.transformer: unknown key 'nheads' for DeformableTransformer1D (did you mean 'nhead'?)``.
+Besides each component's keyword names it checks strings given where a number or bool is expected (from the
+signature), the nested plain dicts a component declares through a ``config_problems(cfg, key)`` static
+method (``TADDataset``: split, feature streams, time bases), and runs each metric's post-processing once.
 """
 from __future__ import annotations
 
 import difflib
-import inspect
-import os
-import os.path as osp
 from typing import Iterable, List, Optional
 
 from mmengine import registry as mm
 
 from zeetad import registry as zr
+from zeetad.utils.suggest import did_you_mean
+from .signatures import accepted_keys, value_kinds
 
 # Keys that mmengine pops from a component's config before calling the constructor.
 _CONSUMED = {'optim_wrapper': {'paramwise_cfg', 'constructor'}, 'param_scheduler': {'convert_to_iter_based'}}
@@ -25,7 +27,7 @@ _PLAIN_KEYS = {
     'env_cfg': {'cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'},
 }
 # Top-level keys the Runner (or zeetad's tools) read, besides the Runner's own arguments.
-_RUNNER_EXTRA = {'model_wrapper_cfg', 'find_unused_parameters', 'sync_bn', 'runner_type', 'custom_imports',
+RUNNER_EXTRA = {'model_wrapper_cfg', 'find_unused_parameters', 'sync_bn', 'runner_type', 'custom_imports',
                  'activation_checkpointing', 'efficient_conv_bn_eval', 'gpu_ids', 'amp_dtype'}
 
 
@@ -34,47 +36,28 @@ class ConfigError(ValueError):
 
 
 def _close(name: str, options: Iterable[str]) -> str:
-    match = difflib.get_close_matches(name, list(options), n=1, cutoff=0.75)
-    return f" (did you mean '{match[0]}'?)" if match else ''
-
-
-def accepted_keys(obj) -> Optional[set]:
-    """Keyword arguments ``obj`` (class or function) accepts; ``None`` when it takes arbitrary ones.
-
-    A class whose ``__init__`` takes ``**kwargs`` is assumed to pass them on to its base classes (followed
-    along the MRO until an ``__init__`` without ``**kwargs``).
-    """
-    keys: set = set()
-    if not inspect.isclass(obj):
-        try:
-            params = inspect.signature(obj).parameters.values()
-        except (TypeError, ValueError):
-            return None
-        if any(p.kind is p.VAR_KEYWORD for p in params):
-            return None
-        return {p.name for p in params if p.kind is not p.VAR_POSITIONAL}
-    for klass in obj.__mro__:
-        init = klass.__dict__.get('__init__')
-        if init is None:
-            continue
-        if klass is object:
-            return None
-        try:
-            params = list(inspect.signature(init).parameters.values())[1:]
-        except (TypeError, ValueError):
-            return None
-        keys.update(p.name for p in params if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL))
-        if not any(p.kind is p.VAR_KEYWORD for p in params):
-            return keys
-    return None
+    return did_you_mean(name, options)
 
 
 class _Checker:
     def __init__(self) -> None:
         self.errors: List[str] = []
+        self.typed: List[str] = []  # key paths already reported as ill-typed
 
     def error(self, path: str, message: str) -> None:
         self.errors.append(f'{path}: {message}')
+
+    def kinds(self, cfg: dict, path: str, kinds: dict) -> None:
+        """A string where a number or True/False is expected (``batch_size='16'``, ``lr='1e-4'``).
+
+        mmengine passes such values on, and they fail deep inside (or, for booleans, ``'False'`` is true).
+        """
+        for key, kind in kinds.items():
+            value = cfg.get(key)
+            if isinstance(value, str):
+                expected = 'a number' if kind == 'number' else 'True or False'
+                self.error(f'{path}.{key}', f'expected {expected}, got the string {value!r}')
+                self.typed.append(f'{path}.{key}:')
 
     def component(self, cfg, path: str, registry, consumed: Iterable[str] = (), children=None) -> None:
         """Check ``cfg`` (a dict with ``type``) against ``registry``; ``children(key, value, path)`` recurses."""
@@ -89,12 +72,18 @@ class _Checker:
             self.error(f'{path}.type', f"unknown type '{kind}' in the {registry.name} registry{_close(kind, names)}")
             return
         keys = accepted_keys(obj)
+        name = getattr(obj, '__name__', str(kind))
         if keys is not None:
             keys |= set(consumed)
-            name = getattr(obj, '__name__', str(kind))
             for key in cfg:
                 if key not in keys and key != 'type' and not key.startswith('_'):
                     self.error(path, f"unknown key '{key}' for {name}{_close(key, keys)}")
+        self.kinds(cfg, path, value_kinds(obj))
+        own = getattr(obj, 'config_problems', None)  # nested plain dicts the component knows (splits, NMS ...)
+        if callable(own):
+            for problem in own(cfg, path):
+                if not any(problem.startswith(done) for done in self.typed):
+                    self.errors.append(problem)
         if children is not None:
             for key, value in cfg.items():
                 children(key, value, f'{path}.{key}')
@@ -127,6 +116,7 @@ class _Checker:
         if not isinstance(cfg, dict):
             return
         keys = accepted_keys(DataLoader)
+        self.kinds(cfg, path, value_kinds(DataLoader))
         for key, value in cfg.items():
             if key not in keys:
                 self.error(path, f"unknown key '{key}' for DataLoader{_close(key, keys)}")
@@ -147,6 +137,42 @@ class _Checker:
         if isinstance(value, dict) and value.get('type') == 'Evaluator':
             value, path = value.get('metrics'), f'{path}.metrics'
         self.many(value, path, zr.METRICS)
+        for i, item in enumerate(value if isinstance(value, (list, tuple)) else [value]):
+            sub = f'{path}[{i}]' if isinstance(value, (list, tuple)) else path
+            if isinstance(item, dict) and not any(e.startswith(sub) for e in self.errors):
+                self.postprocess(item, sub)
+
+    def postprocess(self, cfg: dict, path: str) -> None:
+        """Build the metric and run its post-processing (Soft-NMS included) once on two dummy segments.
+
+        Otherwise an NMS option typo (``nms=dict(sigam=0.5)``, ``method='gausian'``) surfaces only at the
+        first validation, after a whole training run.
+        """
+        import numpy as np
+
+        from zeetad.evaluation.soft_nms import batched_soft_nms
+        try:
+            metric = zr.METRICS.build(dict(cfg))
+        except Exception as exc:  # noqa: BLE001 - reported with its key instead of a traceback
+            self.error(path, f'cannot build {cfg.get("type")}: {type(exc).__name__}: {exc}')
+            return
+        nms = getattr(metric, 'nms', None)
+        if not isinstance(nms, dict):
+            return
+        keys = accepted_keys(batched_soft_nms) - {'segments', 'scores', 'labels', 'groups'}
+        unknown = [k for k in nms if k not in keys]
+        for key in unknown:
+            self.error(f'{path}.nms', f"unknown key '{key}'{_close(key, keys)}; expected one of {sorted(keys)}")
+        if unknown:
+            return
+        if not callable(getattr(metric, 'merge', None)):
+            return
+        window = dict(video_id='v', segments=np.array([[0.0, 2.0], [1.0, 3.0]]), scores=np.array([0.9, 0.8]),
+                      labels=np.array([0, 0]))
+        try:
+            metric.merge([window])  # the post-processing of every validation: top-k, Soft-NMS, cap per video
+        except Exception as exc:  # noqa: BLE001
+            self.error(path, f'post-processing fails (nms={nms}): {type(exc).__name__}: {exc}')
 
     def loop(self, value, path, default: Optional[str]) -> None:
         if not isinstance(value, dict):
@@ -162,10 +188,13 @@ class _Checker:
 
 
 def _check_structure(cfg, check: _Checker) -> None:
-    from mmengine.runner import Runner
-    known = set(accepted_keys(Runner)) | _RUNNER_EXTRA
+    from .config_load import LEGACY_KEYS, contains, top_level_keys
+    known = top_level_keys()
     for key in cfg.keys():
-        if key not in known:
+        if key in LEGACY_KEYS and key not in known and \
+                not any(contains(v, cfg[key]) for k, v in cfg.items() if k != key):  # unless used as a variable
+            check.error(key, f'an MMCV 1.x key that mmengine ignores; use {LEGACY_KEYS[key]}')
+        elif key not in known:
             match = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.85)
             if match:
                 check.error(key, f"not a runner key (did you mean '{match[0]}'?)")
@@ -196,94 +225,12 @@ def _check_structure(cfg, check: _Checker) -> None:
                 check.error(key, f"unknown key '{sub}'{_close(sub, allowed)}")
 
 
-def _stage_loaders(stage: str) -> tuple:
-    return ('test_dataloader',) if stage == 'test' else ('train_dataloader', 'val_dataloader')
-
-
-def _datasets(cfg, stage: str):
-    """``(path, dataset cfg)`` of the datasets this stage reads (through wrappers such as RepeatDataset)."""
-    for loader in _stage_loaders(stage):
-        dataset, path = (cfg.get(loader) or {}).get('dataset'), f'{loader}.dataset'
-        while isinstance(dataset, dict) and isinstance(dataset.get('dataset'), dict):
-            dataset, path = dataset['dataset'], f'{path}.dataset'
-        if isinstance(dataset, dict):
-            yield path, dataset
-
-
-def _find(cfg, key: str, path: str = 'model'):
-    """``(path, value)`` of every ``key`` inside the model config."""
-    if isinstance(cfg, dict):
-        for k, v in cfg.items():
-            if k == key:
-                yield f'{path}.{k}', v
-            else:
-                yield from _find(v, key, f'{path}.{k}')
-
-
-def _feature_dim_on_disk(spec: dict) -> Optional[int]:
-    """Last dim of one stored feature array (cheap: an npy header or one HDF5 dataset's shape)."""
-    import numpy as np
-    fmt = spec.get('format', 'npy')
-    if fmt == 'npy' and spec.get('root') and osp.isdir(spec['root']):
-        suffix = spec.get('suffix', '.npy')
-        for name in sorted(os.listdir(spec['root'])):
-            if name.endswith(suffix) and name.startswith(spec.get('prefix', '') or ''):
-                return int(np.load(osp.join(spec['root'], name), mmap_mode='r').shape[-1])
-    if fmt in ('hdf5', 'h5') and spec.get('path') and osp.isfile(spec['path']):
-        import h5py
-        with h5py.File(spec['path'], 'r') as f:
-            for name in f:
-                if hasattr(f[name], 'shape'):
-                    return int(f[name].shape[-1])
-    return None
-
-
-def _check_data(cfg, stage: str, check: _Checker) -> None:
-    model_dims = {'loc_dim': list(_find(cfg.get('model'), 'loc_dim')),
-                  'clip_dim': list(_find(cfg.get('model'), 'clip_dim'))}
-    for path, dataset in _datasets(cfg, stage):
-        ann = dataset.get('ann_file')
-        if isinstance(ann, str) and ann and not osp.isfile(ann):
-            check.error(f'{path}.ann_file', f'file not found: {ann}')
-        split_root = (dataset.get('split') or {}).get('root')
-        if isinstance(split_root, str) and not osp.isdir(split_root):
-            check.error(f'{path}.split.root', f'folder not found: {split_root}')
-        for stream, dim_key in (('loc_features', 'loc_dim'), ('clip_features', 'clip_dim')):
-            spec = dataset.get(stream)
-            if not isinstance(spec, dict):
-                continue
-            for key, exists in (('root', osp.isdir), ('path', osp.isfile)):
-                if isinstance(spec.get(key), str) and not exists(spec[key]):
-                    check.error(f'{path}.{stream}.{key}', f'not found: {spec[key]}')
-            dim = spec.get('dim')
-            for model_path, model_dim in model_dims[dim_key]:
-                if dim is not None and model_dim is not None and int(model_dim) != int(dim):
-                    check.error(model_path, f'{model_dim} does not match {path}.{stream}.dim={dim}')
-            stored = _feature_dim_on_disk(spec)
-            if stored is not None and dim is not None and stored != int(dim):
-                check.error(f'{path}.{stream}.dim', f'{dim} but the stored features have dim {stored}')
-
-
-def _looks_like_path(value) -> bool:
-    if not isinstance(value, str) or '://' in value or value.startswith('hf-hub:'):
-        return False
-    return os.sep in value or value.endswith(('.pt', '.pth', '.bin', '.safetensors', '.json'))
-
-
-def _check_files(cfg, stage: str, check: _Checker) -> None:
-    for key in ('pretrained', 'model_config_file'):
-        for path, value in _find(cfg.get('model'), key):
-            if _looks_like_path(value) and not osp.exists(value):
-                check.error(path, f'file not found: {value}')
-    load_from = cfg.get('load_from')
-    if isinstance(load_from, str) and '://' not in load_from and not osp.isfile(load_from):
-        check.error('load_from', f'checkpoint not found: {load_from}')
-
-
-def validate_config(cfg, stage: str = 'train') -> None:
+def validate_config(cfg, stage: str = 'train', files: bool = True) -> None:
     """Raise :class:`ConfigError` listing every problem found in ``cfg`` (key path first).
 
-    ``stage`` (``'train'`` or ``'test'``) selects which datasets' files must exist.
+    ``stage`` (``'train'`` or ``'test'``) selects which datasets' files must exist; ``files=False`` checks
+    the structure only, no file (``tools/detect.py``: the user's videos replace the datasets, and loading the
+    model reports its own files).
     """
     if stage not in ('train', 'test'):
         raise ValueError(f"stage must be 'train' or 'test', got {stage!r}")
@@ -293,7 +240,9 @@ def validate_config(cfg, stage: str = 'train') -> None:
     import zeetad.models  # noqa: F401
     check = _Checker()
     _check_structure(cfg, check)
-    _check_data(cfg, stage, check)
-    _check_files(cfg, stage, check)
+    if files:
+        from .config_files import check_data, check_files
+        check_data(cfg, stage, check)
+        check_files(cfg, check)
     if check.errors:
         raise ConfigError('invalid config:\n  ' + '\n  '.join(check.errors))

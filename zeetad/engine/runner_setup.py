@@ -11,10 +11,10 @@ from mmengine.config import Config
 def load_config(path: str, options: Optional[dict] = None, work_dir: Optional[str] = None,
                 launcher: str = 'none') -> Config:
     """Read ``path``, merge ``--cfg-options``-style ``options``, set launcher, work dir and default scope."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'config file not found: {path}')
-    cfg = Config.fromfile(path)
+    from zeetad.engine.config_load import check_options, read_config
+    cfg = read_config(path)
     if options:
+        check_options(cfg, options, path)
         cfg.merge_from_dict(options)
         if any(key == 'split' or key.startswith('split.') for key in options):
             propagate_split(cfg)

@@ -55,6 +55,7 @@ class VideoInfo:
     num_frames: Optional[int]
     width: int
     height: int
+    header_duration_s: Optional[float] = None  # set when the frames end well before the container says
 
 
 def _av():
@@ -90,8 +91,14 @@ def _origin(stream) -> Optional[Fraction]:
     return stream.start_time * Fraction(stream.time_base)
 
 
-def probe_video(path: str) -> VideoInfo:
+def probe_video(path: str, check_end: bool = False) -> VideoInfo:
     """Read a video's metadata without decoding frames.
+
+    Args:
+        check_end: also demux every packet (reads the whole file, decodes nothing) to find where the frames
+            really end. A truncated file keeps the header of the whole video (Matroska: 20 s, with frames
+            to 9.6 s); when the packets end more than two frames or 1 % before the header's duration, this
+            warns with both and returns the packets' duration (the header's in ``header_duration_s``).
 
     Raises:
         VideoDecodeError: unreadable file, no video stream, or no usable timing.
@@ -113,10 +120,28 @@ def probe_video(path: str) -> VideoInfo:
                 raise VideoDecodeError(path, 'no frame rate in the container')
             rate = Fraction(num_frames) / Fraction(duration)
         ctx = stream.codec_context
-        return VideoInfo(duration_s=float(duration), fps=float(rate), num_frames=num_frames,
+        info = VideoInfo(duration_s=float(duration), fps=float(rate), num_frames=num_frames,
                          width=int(ctx.width), height=int(ctx.height))
     finally:
         container.close()
+    return _check_end(path, info) if check_end else info
+
+
+def _check_end(path: str, info: VideoInfo) -> VideoInfo:
+    """``info`` with the duration of the frames actually present when the header promises more (warns)."""
+    import dataclasses
+    import warnings
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        found = _duration_from_packets(container, stream, _stream_rate(stream))
+    finally:
+        container.close()
+    if 0 < found < info.duration_s - max(2.0 / info.fps, 0.01 * info.duration_s):
+        warnings.warn(f'{path}: the header says {info.duration_s:.2f} s but the frames end at {found:.2f} s '
+                      f'(truncated file?); using {found:.2f} s', stacklevel=3)
+        return dataclasses.replace(info, duration_s=found, header_duration_s=info.duration_s)
+    return info
 
 
 def _duration_from_packets(container, stream, rate: Optional[Fraction]) -> float:

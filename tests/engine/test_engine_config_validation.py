@@ -1,0 +1,119 @@
+"""Config mistakes that used to be ignored or to fail late: each is refused at start-up, naming its key."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from testing_utils import ROOT, tiny_config_options
+
+from zeetad.engine.config_check import ConfigError, validate_config
+from zeetad.engine.runner_setup import build_runner, load_config
+
+DEMO = str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py')
+
+
+@pytest.fixture
+def options(tiny_dataset, tmp_path):
+    return tiny_config_options(tiny_dataset, tmp_path)
+
+
+def _errors(options, path=DEMO, **extra) -> str:
+    cfg = load_config(path, {**options, **extra})
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    return str(info.value)
+
+
+@pytest.mark.parametrize('option, value, expected', [
+    ('train_dataloader.dataset.split.ratoi', 50, "train_dataloader.dataset.split: unknown key 'ratoi' (did you mean "
+                                                 "'ratio'?)"),
+    ('split.indx', 3, "test_dataloader.dataset.split: unknown key 'indx' (did you mean 'index'?)"),
+    ('test_dataloader.dataset.clip_features.timebase.ofset_s', 0.5,
+     "test_dataloader.dataset.clip_features.timebase: unknown key 'ofset_s' (did you mean 'offset_s'?)"),
+    ('train_dataloader.dataset.loc_features.timebase.stirde', 8,
+     "train_dataloader.dataset.loc_features.timebase: unknown key 'stirde' (did you mean 'stride'?)"),
+    ('train_dataloader.dataset.loc_features.formt', 'npy',
+     "train_dataloader.dataset.loc_features: unknown key 'formt' (did you mean 'format'?)"),
+    ('test_evaluator.nms.sigam', 0.5, "test_evaluator.nms: unknown key 'sigam' (did you mean 'sigma'?)"),
+    ('val_evaluator.nms.method', 'gausian', "val_evaluator: post-processing fails"),
+])
+def test_typos_in_nested_dicts_are_named(options, option, value, expected):
+    assert expected in _errors(options, **{option: value})
+
+
+@pytest.mark.parametrize('option, value', [
+    ('train_dataloader.batch_size', '16'), ('train_cfg.max_epochs', '3'), ('model.localizer.d_model', '256'),
+    ('model.localizer.loc_dim', 'abc'), ('optim_wrapper.optimizer.lr', '2e-4'),
+    ('train_dataloader.dataset.window_overlap', '0.75'), ('model.localizer.fuse_clip', 'False'),
+])
+def test_strings_where_numbers_belong_are_named(options, option, value):
+    message = _errors(options, **{option: value})
+    kind = 'True or False' if value == 'False' else 'a number'
+    assert f"{option}: expected {kind}, got the string '{value}'" in message
+    assert message.count(f'{option}:') == 1  # one message per key, even where two checks see it
+
+
+@pytest.mark.parametrize('option, value, expected', [
+    ('train_dataloader.dataset.window_size', -8,
+     'train_dataloader.dataset.window_size: must be a positive integer or None, got -8'),
+    ('test_dataloader.dataset.loc_features.timebase.fps', 0,
+     'test_dataloader.dataset.loc_features.timebase.fps: must be a positive number, got 0'),
+])
+def test_out_of_range_dataset_options_are_named(options, option, value, expected):
+    assert expected in _errors(options, **{option: value})
+
+
+@pytest.mark.parametrize('option, expected', [
+    ('nonexistent_key', "--cfg-options nonexistent_key: no key 'nonexistent_key' in"),
+    ('d_model', "'d_model' in .* nothing reads it; set model.localizer.d_model"),
+    ('loc_features.dim', "'loc_features' is a variable of .* changes nothing; set "
+                         "test_dataloader.dataset.loc_features.dim"),
+    ('trian_cfg.max_epochs', "no key 'trian_cfg' .* \\(did you mean 'train_cfg'\\?\\)"),
+])
+def test_cfg_options_that_would_change_nothing_are_refused(options, option, expected):
+    with pytest.raises(ConfigError, match=expected):
+        load_config(DEMO, {**options, option: 1})
+
+
+def test_legacy_top_level_keys_are_named_unless_used(options, tmp_path):
+    child = tmp_path / 'child.py'
+    child.write_text(f'_base_ = [{DEMO!r}]\noptimizer_config = dict(grad_clip=dict(max_norm=1.0))\n')
+    assert 'optimizer_config: an MMCV 1.x key that mmengine ignores; use optim_wrapper' in _errors(options, str(child))
+    used = tmp_path / 'used.py'  # a variable of that name that the file does use is fine
+    used.write_text(f'_base_ = [{DEMO!r}]\noptimizer = dict(type="AdamW", lr=1e-4)\n'
+                    'optim_wrapper = dict(optimizer=optimizer)\n')
+    assert validate_config(load_config(str(used), options)) is None
+
+
+def test_syntax_errors_name_the_file_and_line(tmp_path):
+    base = tmp_path / 'base.py'
+    base.write_text('a = 1\nmodel = dict(type="ZEETAD"\nb = 2\n')
+    child = tmp_path / 'child.py'
+    child.write_text("_base_ = ['./base.py']\nc = 1\n")
+    for path in (base, child):
+        with pytest.raises(ConfigError, match=f'{base}:2: syntax error'):
+            load_config(str(path))
+
+
+def test_unreadable_feature_file_is_named_by_the_config_check(options, tiny_dataset):
+    first = sorted(Path(tiny_dataset['loc_features']['root']).glob('*.npy'))[0]
+    first.write_bytes(b'')
+    assert f'train_dataloader.dataset.loc_features: {first}: unreadable .npy file' in _errors(options)
+
+
+def test_post_processing_is_checked_before_training(options, tmp_path):
+    cfg = load_config(DEMO, {**options, 'val_evaluator.nms.method': 'gausian'}, work_dir=str(tmp_path / 'w'))
+    with pytest.raises(ConfigError, match="method must be one of"):
+        build_runner(cfg)
+    assert not (tmp_path / 'w').exists()
+
+
+@pytest.mark.parametrize('tool', ['train.py', 'detect.py'])
+def test_cfg_options_item_without_equals_is_a_usage_error(tool):
+    args = [sys.executable, str(ROOT / 'tools' / tool), DEMO, '--cfg-options', 'a=1', 'split.index']
+    if tool == 'detect.py':
+        args[2:3] = ['x.mp4', '--classes', 'jump']
+    proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2
+    assert "--cfg-options: 'split.index' is not KEY=VALUE" in proc.stderr and 'Traceback' not in proc.stderr

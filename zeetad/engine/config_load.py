@@ -1,0 +1,132 @@
+"""Reading a config file and checking ``--cfg-options`` before they are merged, naming the file, line or key.
+
+mmengine reports a syntax error in a config (or in one of its ``_base_`` files) without the file name, and
+``merge_from_dict`` creates any key it is given: a misspelt or unread top-level option changes nothing.
+"""
+from __future__ import annotations
+
+import ast
+import os.path as osp
+from typing import Iterator, Optional
+
+from zeetad.utils.suggest import did_you_mean
+from .config_check import ConfigError
+from .signatures import accepted_keys
+
+# Top-level keys zeetad itself reads (tools/detect.py, the ZEAL tools, the split propagation).
+_ZEETAD_TOP = {'split', 'loc_stream', 'synthetic_noise', 'queries_llm', 'launcher', 'work_dir', 'default_scope'}
+# MMCV 1.x keys that mmengine ignores without a word, with what replaces them.
+LEGACY_KEYS = {
+    'optimizer_config': 'optim_wrapper (clip_grad, accumulative_counts)', 'lr_config': 'param_scheduler',
+    'momentum_config': 'param_scheduler', 'checkpoint_config': 'default_hooks.checkpoint',
+    'log_config': 'default_hooks.logger', 'runner': 'train_cfg (type, max_epochs)',
+    'total_epochs': 'train_cfg.max_epochs', 'evaluation': 'train_cfg.val_interval and val_evaluator',
+    'workflow': 'train_cfg and val_cfg', 'data': 'train_dataloader, val_dataloader and test_dataloader',
+    'optimizer': 'optim_wrapper.optimizer', 'dist_params': 'env_cfg.dist_cfg',
+    'fp16': "optim_wrapper.type='AmpOptimWrapper' (or --amp)"}
+
+
+def top_level_keys() -> set:
+    """Top-level keys something reads: the Runner's arguments, keys it reads besides, and zeetad's own."""
+    from mmengine.runner import Runner
+
+    from .config_check import RUNNER_EXTRA
+    return set(accepted_keys(Runner)) | RUNNER_EXTRA | _ZEETAD_TOP
+
+
+def contains(value, target) -> bool:
+    """``target`` occurs in ``value``: equal, or a dict holding all of a dict ``target``'s items (merged into)."""
+    if value is target or (type(value) is type(target) and value == target):
+        return True
+    if isinstance(target, dict) and target and isinstance(value, dict) and \
+            all(k in value and value[k] == v for k, v in target.items()):
+        return True
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return any(contains(v, target) for v in items)
+
+
+def _bases(tree: ast.Module, path: str) -> list:
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == '_base_' for t in node.targets):
+            try:
+                value = ast.literal_eval(node.value)
+            except ValueError:
+                return []
+            names = [value] if isinstance(value, str) else list(value)
+            return [osp.normpath(osp.join(osp.dirname(path), n)) for n in names if isinstance(n, str)]
+    return []
+
+
+def locate_syntax_error(path: str, seen: Optional[set] = None) -> Optional[str]:
+    """``"file:line: message"`` of the first syntax error in ``path`` or its ``_base_`` files (None if none)."""
+    seen = set() if seen is None else seen
+    if path in seen or not osp.isfile(path) or not path.endswith('.py'):
+        return None
+    seen.add(path)
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    try:
+        tree = ast.parse(text, filename=path)
+    except SyntaxError as exc:
+        line = f'\n    {exc.text.rstrip()}' if exc.text else ''
+        return f'{path}:{exc.lineno}: syntax error: {exc.msg}{line}'
+    for base in _bases(tree, path):
+        found = locate_syntax_error(base, seen)
+        if found:
+            return found
+    return None
+
+
+def read_config(path: str):
+    """``Config.fromfile(path)``; a config that cannot be read raises :class:`ConfigError` naming the file."""
+    from mmengine.config import Config
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'config file not found: {path}')
+    try:
+        return Config.fromfile(path)
+    except SyntaxError as exc:
+        raise ConfigError(locate_syntax_error(path) or f'{path}: syntax error: {exc}') from None
+    except Exception as exc:  # noqa: BLE001 - NameError, a missing _base_ ...: say which config it was
+        if path in str(exc):
+            raise
+        raise ConfigError(f'{path}: cannot read the config: {type(exc).__name__}: {exc}') from None
+
+
+def _paths_of(cfg, name: str, path: str = '') -> Iterator[str]:
+    """Key paths where ``name`` occurs as a key inside the runner sections of ``cfg``."""
+    if isinstance(cfg, dict):
+        for key, value in cfg.items():
+            sub = f'{path}.{key}' if path else str(key)
+            if key == name and path:
+                yield sub
+            yield from _paths_of(value, name, sub)
+    elif isinstance(cfg, (list, tuple)):
+        for i, value in enumerate(cfg):
+            yield from _paths_of(value, name, f'{path}.{i}')
+
+
+def check_options(cfg, options: dict, path: str) -> None:
+    """Raise :class:`ConfigError` for ``--cfg-options`` keys that would change nothing once merged into ``cfg``.
+
+    A top-level key must be one something reads (:func:`top_level_keys`). A variable of the config file
+    (``loc_features``, ``d_model``) was already substituted where the file uses it, and a name that is
+    nowhere in the file is a typo; both are refused with the key paths to set instead. Keys below a read
+    key are checked by :func:`~zeetad.engine.config_check.validate_config` like the file's own.
+    """
+    known = top_level_keys()
+    problems = []
+    for option in options:
+        top = str(option).split('.')[0]
+        if top in known:
+            continue
+        runner_part = {k: v for k, v in cfg.items() if k in known}
+        where = sorted(_paths_of(runner_part, top))
+        hint = f'; set {where[0]}{option[len(top):]}' + (f' (and {len(where) - 1} more)' if len(where) > 1 else '') \
+            if where else did_you_mean(top, sorted(known | set(cfg.keys())))
+        if top in cfg:
+            problems.append(f"--cfg-options {option}: '{top}' is a variable of {path}, already substituted where the "
+                            f'file uses it, so changing it here changes nothing{hint}')
+        else:
+            problems.append(f"--cfg-options {option}: no key '{top}' in {path}, and nothing reads it{hint}")
+    if problems:
+        raise ConfigError('invalid --cfg-options:\n  ' + '\n  '.join(problems))
