@@ -32,6 +32,11 @@ def split_files(root: str, dataset: str, ratio: int, index: int) -> tuple[Path, 
     return folder / 'train' / f'split_{index}.list', folder / 'test' / f'split_{index}.list'
 
 
+# eval_videos is read by TADDataset (which test videos are scored), the rest here.
+SPLIT_KEYS = frozenset({'mode', 'root', 'dataset', 'ratio', 'index', 'train_classes', 'test_classes',
+                        'train_on_all', 'eval_videos'})
+
+
 def resolve_split(split: Optional[dict], all_classes: Sequence[str]) -> ClassSplit:
     """Turn a ``split`` config into class lists.
 
@@ -42,6 +47,9 @@ def resolve_split(split: Optional[dict], all_classes: Sequence[str]) -> ClassSpl
     """
     all_classes = list(all_classes)
     split = dict(split or {})
+    unknown = sorted(set(split) - SPLIT_KEYS)
+    if unknown:  # a typo here would otherwise silently change the protocol
+        raise KeyError(f'unknown split option(s) {unknown}; known: {sorted(SPLIT_KEYS)}')
     mode = split.get('mode', 'closed')
     if mode == 'closed':
         return ClassSplit(tuple(all_classes), tuple(all_classes), f'closed-set ({len(all_classes)} classes)')

@@ -34,7 +34,8 @@ class TADDataset(BaseDataset):
         window_size / window_overlap: sliding windows over the localisation grid (``None``: whole video).
         resize_length: resize every whole video to this many features instead of windowing.
         min_coverage: an instance is a target of a window if at least this fraction of it lies inside.
-        eval_videos: at test time, ``'with_test_classes'`` (videos holding a test-class instance) or ``'all'``.
+        eval_videos: at test time, ``'with_test_classes'`` (videos holding a test-class instance) or ``'all'``;
+            ``split.eval_videos``, when set, overrides it (so ``--cfg-options split.eval_videos=all`` works).
         blocked_videos: video ids left out everywhere (an explicit, documented exclusion list).
         on_missing_features: ``'error'`` or ``'skip'`` (skipped videos are counted in a warning).
     """
@@ -62,8 +63,11 @@ class TADDataset(BaseDataset):
             raise ValueError(f'dataset.role must be "train" or "test", got {role!r}')
         if on_missing_features not in ('error', 'skip'):
             raise ValueError(f'dataset.on_missing_features must be "error" or "skip", got {on_missing_features!r}')
+        key = 'dataset.eval_videos'
+        if (split or {}).get('eval_videos') is not None:  # the split applies to every dataset: it wins
+            key, eval_videos = 'split.eval_videos', split['eval_videos']
         if eval_videos not in ('with_test_classes', 'all'):
-            raise ValueError(f'dataset.eval_videos must be "with_test_classes" or "all", got {eval_videos!r}')
+            raise ValueError(f'{key} must be "with_test_classes" or "all", got {eval_videos!r}')
         if (window_size is None) == (resize_length is None):
             raise ValueError('set exactly one of dataset.window_size and dataset.resize_length')
         if window_size is not None and not 0 <= window_overlap < 1:
@@ -90,11 +94,13 @@ class TADDataset(BaseDataset):
         if not records:
             raise ValueError(f'{self.ann_file}: subset {self.subsets} has no videos '
                              f'(subsets present: {sorted({r.subset for r in all_records})})')
+        num_subset_videos = len(records)
         records = self._select_videos(records, set(classes))
         records = self._attach_feature_lengths(records)
         self._metainfo.update(
             classes=tuple(classes),
             split=split.description,
+            video_selection=self._protocol(len(records), num_subset_videos),
             ground_truth=to_ground_truth(records, classes),
             durations={r.video_id: r.duration for r in records})
         class_index = {name: k for k, name in enumerate(classes)}
@@ -105,9 +111,16 @@ class TADDataset(BaseDataset):
             raise ValueError(f'{self.ann_file}: no {self.role} windows left for subset {self.subsets} '
                              f'and {split.description}')
         if self.verbose:
-            print_log(format_summary(self.role, self.subsets, split.description, records, classes, len(items)),
-                      logger='current')
+            print_log(format_summary(self.role, self.subsets, split.description, records, classes, len(items),
+                                     self._metainfo['video_selection']), logger='current')
         return items
+
+    def _protocol(self, kept: int, total: int) -> str:
+        """Which videos are scored, for the run summaries (published numbers differ on it: README)."""
+        if self.role == 'train':
+            return f'{kept} of {total} with a train-class instance'
+        which = 'all' if self.eval_videos == 'all' else 'those holding a test-class instance'
+        return f"eval_videos='{self.eval_videos}': {kept} of {total} {'/'.join(self.subsets)} videos ({which})"
 
     def _select_videos(self, records: list[VideoRecord], classes: set) -> list[VideoRecord]:
         keep_all = self.role == 'test' and self.eval_videos == 'all'

@@ -129,7 +129,9 @@ class TADMetric(BaseMetric):
         if result['ignored_predictions']['unknown_label']:
             summary += (f'; {result["ignored_predictions"]["unknown_label"]} of them carry class names that are '
                         f'not among the dataset\'s classes, so nothing can score them')
-        summary += ')' 
+        summary += ')'
+        if meta.get('video_selection'):
+            summary += f'; scored videos: {meta["video_selection"]}'
         print_log(summary + '\n' + format_table(result, per_class=self.print_per_class), logger='current')
         if self.result_dir:
             paths = save_result_files(result, self.result_dir, plot=self.plot_per_class)
