@@ -5,6 +5,7 @@ Files: ``{root}/train_{R}_test_{100-R}/{dataset}/{train,test}/split_{i}.list``, 
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -71,8 +72,10 @@ def resolve_split(split: Optional[dict], all_classes: Sequence[str]) -> ClassSpl
     known = set(all_classes)
     missing = [n for n in train + test if n not in known]
     if missing:
+        close = difflib.get_close_matches(missing[0], sorted(known), n=1, cutoff=0.6)
+        hint = f'did you mean {close[0]!r}? ' if close else ''
         raise ValueError(f'split class {missing[0]!r} (from {sources[missing[0]]}) does not occur in the '
-                         f'annotations; known classes: {sorted(known)}')
+                         f'annotations; {hint}known classes: {sorted(known)}')
     if split.get('train_on_all', False):
         # The closed-set upper bound: train on every class, still score only the split's test classes.
         return ClassSplit(tuple(all_classes), tuple(test), desc + ' (closed-set training)')
