@@ -72,8 +72,10 @@ def apply_engine_defaults(cfg: Config) -> None:
     * ``OptimWrapper`` / ``AmpOptimWrapper`` -> the guarded variants that skip non-finite losses;
     * ``NonFiniteLossHook`` (stop with the iteration and loss term named) and ``RNGStateHook`` added to
       ``custom_hooks`` when absent (configure the former there, e.g. ``action='skip'``);
-    * ``EpochBasedTrainLoop`` -> ``ResumableEpochBasedTrainLoop`` (exact mid-epoch resume).
+    * ``EpochBasedTrainLoop`` -> ``ResumableEpochBasedTrainLoop`` (exact mid-epoch resume);
+    * ``randomness.deterministic='auto'`` -> ``True`` without CUDA, ``False`` with it (see default_runtime.py).
     """
+    resolve_deterministic(cfg)
     wrapper = cfg.get('optim_wrapper')
     if isinstance(wrapper, dict):
         swap = {'OptimWrapper': 'GuardedOptimWrapper', 'AmpOptimWrapper': 'GuardedAmpOptimWrapper'}
@@ -92,6 +94,14 @@ def apply_engine_defaults(cfg: Config) -> None:
                 (kind is None and loop.get('by_epoch', False)):
             loop.pop('by_epoch', None)
             loop['type'] = 'ResumableEpochBasedTrainLoop'
+
+
+def resolve_deterministic(cfg: Config) -> None:
+    """``randomness.deterministic='auto'`` -> a bool mmengine accepts (in place)."""
+    randomness = cfg.get('randomness')
+    if isinstance(randomness, dict) and randomness.get('deterministic') == 'auto':
+        import torch
+        randomness['deterministic'] = not torch.cuda.is_available()
 
 
 def build_runner(cfg: Config, resume: Optional[str] = None, *, stage: str = 'train', validate: bool = True):
