@@ -24,6 +24,6 @@ log_level = 'INFO'
 load_from = None
 resume = False
 # 'auto' (resolved by zeetad.engine.apply_engine_defaults): deterministic kernels on CPU, where torch has one for
-# every op we use and the cost is nil, so one seed + one thread count gives bit-identical runs; off on CUDA, where
-# grid_sample's backward (the deformable attention) has none and torch would refuse to train (README: Reproducibility).
+# every op we use and the cost is small, so one seed + one thread count gives bit-identical runs; off on CUDA, where
+# torch would refuse to run (cuBLAS workspace variable, grid_sample backward; README: Reproducibility).
 randomness = dict(seed=0, deterministic='auto')
