@@ -69,6 +69,7 @@ def train(config: Path, work_dir: Path, hash_seed: str) -> tuple:
     return state, json.loads((work_dir / 'tad_map.json').read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason='bit-identical training is a CPU guarantee (README)')
 def test_same_seed_twice_gives_identical_weights_and_metrics(config, tmp_path):
     state_a, map_a = train(config, tmp_path / 'a', '1')
