@@ -1,6 +1,5 @@
 """Reproducibility: the same config and seed, trained twice through tools/train.py, gives identical weights and
 metrics (CPU, one thread count). The runs differ in PYTHONHASHSEED, so set-iteration order cannot leak in."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -12,42 +11,16 @@ import torch
 
 from zeetad.engine import load_checkpoint_file
 from zeetad.engine.runner_setup import load_config, resolve_deterministic
-
-ROOT = Path(__file__).resolve().parents[2]
-
-CONFIG = """
-_base_ = [{demo!r}]
-D = {data!r}
-loc_features = dict(format='npy', root=D + '/features/loc', suffix='.npy', dim=128,
-                    timebase=dict(stride=4, window=16, fps=None))
-clip_features = dict(format='hdf5', path=D + '/features/clip.h5', dim=256, timebase=dict(sample_fps=2.0, offset_s=0.0))
-train_dataloader = dict(batch_size=2, num_workers=2, persistent_workers=True,
-                        dataset=dict(ann_file=D + '/annotations.json', loc_features=loc_features,
-                                     clip_features=clip_features, max_videos=3, verbose=False))
-val_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                      dataset=dict(ann_file=D + '/annotations.json', loc_features=loc_features,
-                                   clip_features=clip_features, max_videos=4, verbose=False))
-model = dict(
-    localizer=dict(d_model=32, transformer=dict(nhead=2, enc_layers=1, dec_layers=1, dim_ff=64, num_queries=8),
-                   actionness=dict(hidden_dim=32)),
-    classifier=dict(text_encoder=dict(pretrained=D + '/clip/tiny_clip.pt', model_config_file={clip_cfg!r})))
-train_cfg = dict(max_epochs=1, val_interval=1)
-default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1))
-"""
+from testing_utils import ROOT, write_tiny_training_config
 
 
 @pytest.fixture(scope='module')
 def config(tmp_path_factory):
-    root = tmp_path_factory.mktemp('repro')
-    spec = importlib.util.spec_from_file_location('zeetad_make_synthetic', ROOT / 'tools/make_synthetic_data.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    tool.main(['--max-videos', '6', '--out', str(root / 'data')])
-    path = root / 'tiny.py'
-    path.write_text(CONFIG.format(demo=str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py'),
-                                  data=str(root / 'data'),
-                                  clip_cfg=str(ROOT / 'configs/_base_/clip/zeetad-tiny-clip.json')))
-    return path
+    # No randomness line: the default of configs/_base_/default_runtime.py is what is tested.
+    extra = ('train_cfg = dict(max_epochs=1, val_interval=1)\n'
+             'default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1))\n')
+    return write_tiny_training_config(tmp_path_factory.mktemp('repro'), extra, max_videos=6, train_workers=2,
+                                      test_videos=4)
 
 
 def test_default_randomness_is_deterministic_on_cpu(config):
