@@ -74,3 +74,39 @@ def tiny_config_options(tiny_dataset: dict, tmp_path: Path) -> dict:
         for key, value in tiny_dataset.items():
             opts[f'{loader}.dataset.{key}'] = value
     return opts
+
+TINY_TRAINING_CONFIG = """
+_base_ = [{demo!r}]
+D = {data!r}
+loc_features = dict(format='npy', root=D + '/features/loc', suffix='.npy', dim=128,
+                    timebase=dict(stride=4, window=16, fps=None))
+clip_features = dict(format='hdf5', path=D + '/features/clip.h5', dim=256, timebase=dict(sample_fps=2.0, offset_s=0.0))
+train_dataloader = dict(batch_size=2, num_workers={train_workers}, persistent_workers={train_workers} > 0,
+                        dataset=dict(ann_file=D + '/annotations.json', loc_features=loc_features,
+                                     clip_features=clip_features, max_videos=3, verbose=False))
+test_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
+                       dataset=dict(ann_file=D + '/annotations.json', loc_features=loc_features,
+                                    clip_features=clip_features, max_videos={test_videos}, verbose=False))
+val_dataloader = test_dataloader
+model = dict(
+    localizer=dict(d_model=32, transformer=dict(nhead=2, enc_layers=1, dec_layers=1, dim_ff=64, num_queries=8),
+                   actionness=dict(hidden_dim=32)),
+    classifier=dict(text_encoder=dict(pretrained=D + '/clip/tiny_clip.pt', model_config_file={clip_cfg!r})))
+"""
+
+
+def write_tiny_training_config(root: Path, extra: str, *, max_videos: int = 10, train_workers: int = 0,
+                               test_videos=None) -> Path:
+    """Synthetic data (``tools/make_synthetic_data.py``) and a config of the demo model shrunk to seconds per
+    epoch, plus ``extra`` config lines; returns the config path."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('zeetad_make_synthetic', ROOT / 'tools/make_synthetic_data.py')
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    tool.main(['--max-videos', str(max_videos), '--out', str(root / 'data')])
+    path = root / 'tiny_training.py'
+    path.write_text(TINY_TRAINING_CONFIG.format(
+        demo=str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py'), data=str(root / 'data'),
+        clip_cfg=str(ROOT / 'configs/_base_/clip/zeetad-tiny-clip.json'), train_workers=train_workers,
+        test_videos=test_videos) + extra)
+    return path

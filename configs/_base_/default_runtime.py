@@ -23,4 +23,7 @@ log_processor = dict(type='LogProcessor', window_size=10, by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
-randomness = dict(seed=0, deterministic=False)
+# 'auto' (resolved by zeetad.engine.apply_engine_defaults): deterministic kernels on CPU, where torch has one for
+# every op we use and the cost is small, so one seed + one thread count gives bit-identical runs; off on CUDA, where
+# torch would refuse to run (cuBLAS workspace variable, grid_sample backward; README: Reproducibility).
+randomness = dict(seed=0, deterministic='auto')

@@ -75,6 +75,21 @@ def test_split_errors(tmp_path):
         resolve_split(dict(mode='zero_shot', root=str(tmp_path), dataset='X', ratio=75), ['A'])
 
 
+def test_split_class_missing_from_annotations_suggests_the_close_one(tmp_path):
+    root = tmp_path / 'splits'
+    for kind, names in (('train', ['Jump', 'Swim']), ('test', ['Pole Vault'])):
+        (root / 'train_75_test_25' / 'X' / kind).mkdir(parents=True)
+        (root / 'train_75_test_25' / 'X' / kind / 'split_0.list').write_text('\n'.join(names) + '\n')
+    split = dict(mode='zero_shot', root=str(root), dataset='X', ratio=75, index=0)
+    test_file = str(root / 'train_75_test_25' / 'X' / 'test' / 'split_0.list')
+    with pytest.raises(ValueError, match="'Pole Vault'") as err:
+        resolve_split(split, ['Jump', 'Swim', 'PoleVault', 'Run'])
+    assert test_file in str(err.value) and "did you mean 'PoleVault'?" in str(err.value)
+    with pytest.raises(ValueError) as err:  # nothing close: no suggestion, the known classes are listed
+        resolve_split(split, ['Jump', 'Swim', 'Bowling'])
+    assert 'did you mean' not in str(err.value) and "'Bowling'" in str(err.value)
+
+
 def test_timebase_matches_snippet_extraction_and_round_trips():
     tb = make_timebase(dict(stride=4, window=16, fps=None), 30.0)
     # snippet i covers frames [4i, 4i+16): centre at (4i + 8) / 30 s

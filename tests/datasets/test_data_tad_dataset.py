@@ -113,3 +113,24 @@ def test_empty_subset_and_bad_keys(tiny_dataset):
     with pytest.raises(ValueError, match='loc_features.timebase: needs "stride"'):
         build(tiny_dataset, subset='Validation', role='train',
               loc_features=dict(tiny_dataset['loc_features'], timebase=dict(window=4)))
+
+
+def test_split_eval_videos_option_selects_the_test_videos(tiny_dataset, tmp_path):
+    # README: `--cfg-options split.eval_videos=all` next to split.ratio / split.index; it used to be ignored.
+    from zeetad.engine.runner_setup import load_config
+    from zeetad.registry import DATASETS
+    dataset = dict(type='TADDataset', ann_file=tiny_dataset['ann_file'], loc_features=tiny_dataset['loc_features'],
+                   clip_features=tiny_dataset['clip_features'], subset='Test', role='test', test_mode=True,
+                   window_size=32, verbose=False)
+    path = tmp_path / 'cfg.py'
+    path.write_text(f'split = {tiny_dataset["split"]!r}\ntest_dataloader = dict(dataset=dict({dataset!r}, split=split))\n')
+    for options, videos, selection in (({}, {'vid_d'}, "eval_videos='with_test_classes': 1 of 2 Test videos"),
+                                       ({'split.eval_videos': 'all'}, {'vid_d', 'vid_e'},
+                                        "eval_videos='all': 2 of 2 Test videos")):
+        ds = DATASETS.build(load_config(str(path), options).test_dataloader.dataset)
+        assert set(ds.metainfo['ground_truth']) == videos
+        assert ds.metainfo['video_selection'].startswith(selection)
+    with pytest.raises(ValueError, match="split.eval_videos: must be 'with_test_classes' or 'all'"):
+        DATASETS.build(load_config(str(path), {'split.eval_videos': 'every'}).test_dataloader.dataset)
+    with pytest.raises(ValueError, match=r"split: unknown key 'eval_video' \(did you mean 'eval_videos'\?\)"):
+        DATASETS.build(load_config(str(path), {'split.eval_video': 'all'}).test_dataloader.dataset)

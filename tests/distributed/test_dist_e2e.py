@@ -4,7 +4,6 @@
 * 2 processes (torchrun, gloo on CPU) train like 1 process with the same total batch; rank 0 writes checkpoints;
 * a 2-process test gives exactly the 1-process metric and detections on the same checkpoint.
 """
-import importlib.util
 import json
 import os
 import re
@@ -20,27 +19,12 @@ import pytest
 import torch
 
 from zeetad.engine import load_checkpoint_file
+from testing_utils import write_tiny_training_config
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
-CONFIG = """
-_base_ = [{demo!r}]
-D = {data!r}
-loc_features = dict(format='npy', root=D + '/features/loc', suffix='.npy', dim=128,
-                    timebase=dict(stride=4, window=16, fps=None))
-clip_features = dict(format='hdf5', path=D + '/features/clip.h5', dim=256, timebase=dict(sample_fps=2.0, offset_s=0.0))
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(ann_file=D + '/annotations.json', loc_features=loc_features,
-                                     clip_features=clip_features, max_videos=3, verbose=False))
-test_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False,
-                       dataset=dict(ann_file=D + '/annotations.json', loc_features=loc_features,
-                                    clip_features=clip_features, verbose=False))
-val_dataloader = test_dataloader
-model = dict(
-    localizer=dict(d_model=32, transformer=dict(nhead=2, enc_layers=1, dec_layers=1, dim_ff=64, num_queries=8),
-                   actionness=dict(hidden_dim=32)),
-    classifier=dict(text_encoder=dict(pretrained=D + '/clip/tiny_clip.pt', model_config_file={clip_cfg!r})))
+EXTRA = """
 train_cfg = dict(max_epochs=2, val_interval=100)
 randomness = dict(seed=0, deterministic=True)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=4, by_epoch=False, max_keep_ckpts=-1))
@@ -51,14 +35,7 @@ NO_DROPOUT = ['model.localizer.transformer.dropout=0', 'model.localizer.actionne
 @pytest.fixture(scope='module')
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp('dist_e2e')
-    spec = importlib.util.spec_from_file_location('zeetad_make_synthetic', ROOT / 'tools/make_synthetic_data.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    tool.main(['--max-videos', '10', '--out', str(root / 'data')])
-    config = root / 'tiny_dist.py'
-    config.write_text(CONFIG.format(demo=str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py'),
-                                    data=str(root / 'data'),
-                                    clip_cfg=str(ROOT / 'configs/_base_/clip/zeetad-tiny-clip.json')))
+    config = write_tiny_training_config(root, EXTRA)
     yield root, str(config)
     shutil.rmtree(root, ignore_errors=True)  # ~1 GB of checkpoints (they hold the frozen CLIP tower)
 

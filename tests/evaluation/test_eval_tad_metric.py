@@ -117,3 +117,21 @@ def test_missing_meta_raises():
     metric.results = []
     with pytest.raises(KeyError, match='ground_truth'):
         metric.compute_metrics([])
+
+
+def test_windows_carrying_label_names_are_named_by_them(tmp_path):
+    # Labels index the names the model scored (open vocabulary), not dataset_meta['classes'].
+    gt = {'v': [{'label': 'run', 'segment': [10.0, 20.0]}]}
+    names = ('a person falling', 'run', 'juggling', 'swim')  # more names than CLASSES has, other order
+    windows = [{'video_id': 'v', 'segments': np.array([[10.0, 20.0], [40.0, 50.0]]), 'scores': np.array([0.9, 0.8]),
+                'labels': np.array([1, 2]), 'label_names': names}]
+    out = tmp_path / 'preds.json'
+    _, res = run_metric(windows, gt, {'v': 100.0}, out_file=str(out), tiou_thresholds=(0.5,))
+    assert res['average_mAP'] == 1.0
+    dets = json.load(open(out))['results']['v']
+    assert [d['label'] for d in dets] == ['run', 'juggling']
+    bad = [dict(windows[0], labels=np.array([1, 4]))]
+    with pytest.raises(ValueError, match="video 'v'.*4 class names"):
+        run_metric(bad, gt, {'v': 100.0})
+    with pytest.raises(ValueError, match="video 'v'.*3 class names"):  # no names: labels index the classes
+        run_metric([{k: v for k, v in bad[0].items() if k != 'label_names'}], gt, {'v': 100.0})

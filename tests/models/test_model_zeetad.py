@@ -124,12 +124,67 @@ def test_open_vocabulary_and_shuffled_control(trained, synthetic_small):
             out = model(**model.data_preprocessor(batch), mode='tensor')
         assert out['logits'].shape[-1] == 3
         model.test_cfg.update(class_names=None, shuffle_class_names=True)
-        shuffled = model._class_names(batch['data_samples'], training=False)
+        labels, shuffled = model._class_names(batch['data_samples'], training=False)
         original = list(batch['data_samples'][0]['classes'])
+        assert labels == original  # label k still means class k: only its text moves
         assert sorted(shuffled) == sorted(original)
         assert all(a != b for a, b in zip(shuffled, original))  # no class keeps its own text
     finally:
         model.test_cfg.update(class_names=None, shuffle_class_names=False)
+
+
+def run_test_loop(model, ds, out_file, **test_cfg):
+    """What mmengine's TestLoop does with zeetad's test config: ``test_step`` per batch, ``TADMetric.process``,
+    then ``evaluate`` with the dataset's meta (``--out`` -> ``out_file``)."""
+    import json
+    import warnings
+    from zeetad.evaluation import TADMetric
+    metric = TADMetric(out_file=str(out_file))
+    metric.dataset_meta = ds.metainfo
+    saved = dict(model.test_cfg)
+    model.test_cfg.update(test_cfg)
+    try:
+        for i in range(0, len(ds), 8):
+            batch = tad_collate([ds[j] for j in range(i, min(i + 8, len(ds)))])
+            with torch.no_grad():
+                metric.process(batch, model.test_step(batch))
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            metrics = metric.evaluate(len(ds))
+    finally:
+        model.test_cfg.clear()
+        model.test_cfg.update(saved)
+    with open(out_file) as f:
+        results = json.load(f)['results']
+    # (video, label, start, end, score); reordering the names may move scores by float rounding only.
+    rows = sorted((v, d['label'], *(round(x, 3) for x in d['segment']), d['score'])
+                  for v, dets in results.items() for d in dets)
+    return metrics, rows
+
+
+def test_test_loop_names_detections_by_the_names_they_were_scored_against(trained, synthetic_small, tmp_path):
+    model, _ = trained
+    model.eval()
+    ds = dataset(synthetic_small, 'test')
+    classes = list(ds.metainfo['classes'])
+    base, base_rows = run_test_loop(model, ds, tmp_path / 'base.json')
+    assert base['average_mAP'] > 0.05
+    # The same names in another order score the same texts: same detections, same names, same mAP.
+    rev, rev_rows = run_test_loop(model, ds, tmp_path / 'rev.json', class_names=classes[::-1])
+    assert [r[:4] for r in rev_rows] == [r[:4] for r in base_rows]
+    np.testing.assert_allclose([r[4] for r in rev_rows], [r[4] for r in base_rows], rtol=0, atol=1e-5)
+    assert rev == pytest.approx(base, abs=1e-6)
+    # More names than the dataset has classes: the extra ones are detected, named, and ignored by the mAP.
+    extra = ['a person falling', 'juggling balls', 'riding a horse']
+    more, more_rows = run_test_loop(model, ds, tmp_path / 'more.json', class_names=classes + extra)
+    labels = {r[1] for r in more_rows}
+    assert labels <= set(classes + extra) and labels & set(extra) and labels & set(classes)
+    import json
+    from zeetad.evaluation import evaluate_detections
+    with open(tmp_path / 'more.json') as f, pytest.warns(UserWarning, match='unscored label'):
+        ref = evaluate_detections(ds.metainfo['ground_truth'], json.load(f)['results'], classes=classes)
+    assert more['average_mAP'] == pytest.approx(ref['average'], abs=1e-12)
+    assert ref['ignored_predictions']['unknown_label'] == sum(r[1] in extra for r in more_rows)
 
 
 def test_two_stage_blocks_classification_gradient(synthetic_small):

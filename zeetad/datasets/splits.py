@@ -5,13 +5,16 @@ Files: ``{root}/train_{R}_test_{100-R}/{dataset}/{train,test}/split_{i}.list``, 
 """
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
 from zeetad.utils.suggest import unknown_keys
 
-SPLIT_KEYS = ('mode', 'root', 'dataset', 'ratio', 'index', 'train_classes', 'test_classes', 'train_on_all')
+# eval_videos is read by TADDataset (which test videos are scored), the rest here.
+SPLIT_KEYS = ('mode', 'root', 'dataset', 'ratio', 'index', 'train_classes', 'test_classes', 'train_on_all',
+              'eval_videos')
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ def split_problems(split, key: str = 'split') -> list[str]:
                                   or (high is not None and value > high)):
             problems.append(f'{key}.{name}: must be an integer{f" in [{low}, {high}]" if high else f" >= {low}"}'
                             f', got {value!r}')
+    if split.get('eval_videos') not in (None, 'with_test_classes', 'all'):
+        problems.append(f"{key}.eval_videos: must be 'with_test_classes' or 'all', got {split['eval_videos']!r}")
     return problems
 
 
@@ -86,8 +91,10 @@ def resolve_split(split: Optional[dict], all_classes: Sequence[str]) -> ClassSpl
     known = set(all_classes)
     missing = [n for n in train + test if n not in known]
     if missing:
+        close = difflib.get_close_matches(missing[0], sorted(known), n=1, cutoff=0.6)
+        hint = f'did you mean {close[0]!r}? ' if close else ''
         raise ValueError(f'split class {missing[0]!r} (from {sources[missing[0]]}) does not occur in the '
-                         f'annotations; known classes: {sorted(known)}')
+                         f'annotations; {hint}known classes: {sorted(known)}')
     if split.get('train_on_all', False):
         # The closed-set upper bound: train on every class, still score only the split's test classes.
         return ClassSplit(tuple(all_classes), tuple(test), desc + ' (closed-set training)')

@@ -8,10 +8,11 @@ from .annotations import VideoRecord
 
 
 def format_summary(role: str, subsets: Sequence[str], split: str, records: Sequence[VideoRecord],
-                   classes: Sequence[str], num_items: int, unassigned: Optional[dict] = None) -> str:
+                   classes: Sequence[str], num_items: int, unassigned: Optional[dict] = None,
+                   selection: str = '') -> str:
     """The table logged when a dataset is built; ``unassigned`` (``{label: instances}``) adds a warning row."""
     counts = Counter(i.label for r in records for i in r.instances)
-    rows = [('role', role), ('subset', ', '.join(subsets)), ('split', split), ('videos', len(records)),
+    rows = [('role', role), ('subset', ', '.join(subsets)), ('split', split), ('videos', selection or len(records)),
             ('instances', sum(counts.values())), ('classes', f'{len(classes)} ({sum(1 for c in classes if counts[c])} '
                                                             'with instances)'), ('windows', num_items)]
     width = max(len(k) for k, _ in rows)

@@ -35,7 +35,8 @@ class TADDataset(BaseDataset):
         window_size / window_overlap: sliding windows over the localisation grid (``None``: whole video).
         resize_length: resize every whole video to this many features instead of windowing.
         min_coverage: an instance is a target of a window if at least this fraction of it lies inside.
-        eval_videos: at test time, ``'with_test_classes'`` (videos holding a test-class instance) or ``'all'``.
+        eval_videos: at test time, ``'with_test_classes'`` (videos holding a test-class instance) or ``'all'``;
+            ``split.eval_videos``, when set, overrides it (so ``--cfg-options split.eval_videos=all`` works).
         blocked_videos: video ids left out everywhere (an explicit, documented exclusion list).
         on_missing_features: ``'error'`` or ``'skip'`` (skipped videos are counted in a warning).
         length_tolerance: allowed relative difference between a video's feature rows and the count its
@@ -69,6 +70,8 @@ class TADDataset(BaseDataset):
             loc_features=loc_features, clip_features=clip_features, length_tolerance=length_tolerance))
         if problems:
             raise ValueError(f'{ann_file}: ' + '; '.join(problems))
+        if (split or {}).get('eval_videos') is not None:  # the split applies to every dataset: it wins
+            eval_videos = split['eval_videos']
         self.subsets = [subset] if isinstance(subset, str) else list(subset)
         self.role, self.split_cfg = role, split
         self.loc_cfg, self.clip_cfg = dict(loc_features), (dict(clip_features) if clip_features else None)
@@ -98,11 +101,13 @@ class TADDataset(BaseDataset):
             raise ValueError(f'{self.ann_file}: subset {self.subsets} has no videos '
                              f'(subsets present: {sorted({r.subset for r in all_records})})')
         dropped = self._warn_unassigned(records, split)
+        num_subset_videos = len(records)
         records = self._select_videos(records, set(classes))
         records = self._attach_feature_lengths(records)
         self._metainfo.update(
             classes=tuple(classes),
             split=split.description,
+            video_selection=self._protocol(len(records), num_subset_videos),
             ground_truth=to_ground_truth(records, classes),
             durations={r.video_id: r.duration for r in records},
             unassigned_labels=dropped)
@@ -115,7 +120,7 @@ class TADDataset(BaseDataset):
                              f'and {split.description}')
         if self.verbose:
             print_log(format_summary(self.role, self.subsets, split.description, records, classes, len(items),
-                                     dropped), logger='current')
+                                     dropped, self._metainfo['video_selection']), logger='current')
         return items
 
     def _warn_unassigned(self, records: list[VideoRecord], split: ClassSplit) -> dict:
@@ -137,6 +142,13 @@ class TADDataset(BaseDataset):
                       f'in no class list of {split.description} are left out: {named} '
                       '(video-level details at DEBUG level)', logger='current', level=30)
         return dropped
+
+    def _protocol(self, kept: int, total: int) -> str:
+        """Which videos are scored, for the run summaries (published numbers differ on it: README)."""
+        if self.role == 'train':
+            return f'{kept} of {total} with a train-class instance'
+        which = 'all' if self.eval_videos == 'all' else 'those holding a test-class instance'
+        return f"eval_videos='{self.eval_videos}': {kept} of {total} {'/'.join(self.subsets)} videos ({which})"
 
     def _select_videos(self, records: list[VideoRecord], classes: set) -> list[VideoRecord]:
         keep_all = self.role == 'test' and self.eval_videos == 'all'

@@ -75,7 +75,9 @@ def apply_engine_defaults(cfg: Config) -> None:
     * ``EpochBasedTrainLoop`` -> ``ResumableEpochBasedTrainLoop`` (exact mid-epoch resume);
     * ``CheckpointHook`` -> ``SafeCheckpointHook`` (rotation deletes only after the new checkpoint is written),
       and ``CheckpointFitHook`` in ``custom_hooks`` (a checkpoint of another model is an error), at every stage.
+    * ``randomness.deterministic='auto'`` -> ``True`` without CUDA, ``False`` with it (see default_runtime.py).
     """
+    resolve_deterministic(cfg)
     wrapper = cfg.get('optim_wrapper')
     if isinstance(wrapper, dict):
         swap = {'OptimWrapper': 'GuardedOptimWrapper', 'AmpOptimWrapper': 'GuardedAmpOptimWrapper'}
@@ -100,6 +102,14 @@ def apply_engine_defaults(cfg: Config) -> None:
                 (kind is None and loop.get('by_epoch', False)):
             loop.pop('by_epoch', None)
             loop['type'] = 'ResumableEpochBasedTrainLoop'
+
+
+def resolve_deterministic(cfg: Config) -> None:
+    """``randomness.deterministic='auto'`` -> a bool mmengine accepts (in place)."""
+    randomness = cfg.get('randomness')
+    if isinstance(randomness, dict) and randomness.get('deterministic') == 'auto':
+        import torch
+        randomness['deterministic'] = not torch.cuda.is_available()
 
 
 def build_runner(cfg: Config, resume: Optional[str] = None, *, stage: str = 'train', validate: bool = True,

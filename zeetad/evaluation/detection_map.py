@@ -1,10 +1,13 @@
 """ActivityNet-style detection mAP, vectorised.
 
 Semantics follow the official ``Evaluation/eval_detection.py``: per class,
-predictions by descending score (ties keep their input order: stable sort), each
-matched to the unmatched same-video instance of highest tIoU (first instance on
-ties) if that tIoU >= threshold; AP is the VOC2011 all-point interpolated area
-under precision/recall; mAP the mean over classes that have ground truth.
+predictions by descending score, each matched to the unmatched same-video
+instance of highest tIoU if that tIoU >= threshold; AP is the VOC2011 all-point
+interpolated area under precision/recall; mAP the mean over classes that have
+ground truth. Ties are broken as there, by numpy's default (unstable) argsort,
+reversed: of predictions with equal scores (within a class, in input order) and
+of instances with equal tIoU (within a video, in ground-truth order); we call
+that sort on the same arrays, so tied inputs give the official numbers too.
 
 Where the official code crashes or is ill-defined we decide explicitly:
 
@@ -29,7 +32,7 @@ from typing import Iterable, Mapping, Optional, Sequence
 import numpy as np
 
 from .matching import greedy_match
-from .ranking import argsort_desc_stable, interpolated_ap, stable_argsort_int
+from .ranking import interpolated_ap, official_rank, stable_argsort_int
 
 THUMOS14_TIOUS = (0.3, 0.4, 0.5, 0.6, 0.7)
 # Exactly the official evaluator's grid (``0.8999999999999999``, not 0.9): a
@@ -72,7 +75,7 @@ def average_precision_detection(
         gt_segments: ``(M, 2)`` ``[start, end]``.
         pred_videos: ``(N,)`` video id per prediction.
         pred_segments: ``(N, 2)``.
-        pred_scores: ``(N,)``; ties keep input order.
+        pred_scores: ``(N,)``; ties ordered as the official evaluator orders them.
         tiou_thresholds: ``(T,)``.
         gt_labels, pred_labels: ``(M,)`` / ``(N,)`` int class indices in
             ``[0, num_classes)``; omit both for a single class.
@@ -105,12 +108,10 @@ def average_precision_detection(
     n_vid = int(max(gv.max(initial=-1), pv.max(initial=-1))) + 1
 
     n = len(pred_scores)
-    by_score = argsort_desc_stable(pred_scores)
-    # Walk order (class, video, score) and ranking order (class, score) by
-    # LSD passes of stable sorts over the score order.
-    w = by_score[stable_argsort_int(pv[by_score], n_vid)]
+    rank = official_rank(pl, pred_scores, num_classes)  # (class, score) as the official code ranks
+    # Walk order (class, video, rank) by LSD passes of stable sorts over the ranking.
+    w = rank[stable_argsort_int(pv[rank], n_vid)]
     walk = w[stable_argsort_int(pl[w], num_classes)]
-    rank = by_score[stable_argsort_int(pl[by_score], num_classes)]
     pred_group = pl * n_vid + pv
     gorder = np.argsort(gl * n_vid + gv, kind='stable')
     tp_walk = greedy_match(pred_group[walk], pred_segments[walk],

@@ -104,10 +104,12 @@ def greedy_match(
 ) -> np.ndarray:
     """Greedy one-to-one matching for every threshold and group at once.
 
-    Predictions must already be in their walk order: sorted by group, then by
-    descending score with ties in the caller's order. Ground truth must be
-    sorted by group (stable); among equal tIoU the earlier instance wins, as
-    ``np.argmax`` would pick.
+    Predictions must already be in their walk order: sorted by group, then in
+    ranking order. Ground truth must be sorted by group (stable: input order
+    within a group). Among instances of equal tIoU a prediction takes the one
+    the official evaluator tries first: it visits a video's instances in the
+    order ``tiou.argsort()[::-1]`` (numpy's default, unstable sort, reversed),
+    and we call that sort on the same tIoU row wherever such ties can matter.
 
     Args:
         pred_group: ``(N,)`` int group id (class and video) per prediction,
@@ -132,11 +134,12 @@ def greedy_match(
     gi = _ragged_arange(lo, counts)
     ps, pe = np.ascontiguousarray(pred_segments.T)
     gs, ge = np.ascontiguousarray(gt_segments.T)
-    tiou = _tiou(ps[pi], pe[pi], gs[gi], ge[gi])
-    useful = tiou >= tiou_thresholds.min()
-    pi, gi, tiou = pi[useful], gi[useful], tiou[useful]
+    tiou_all = _tiou(ps[pi], pe[pi], gs[gi], ge[gi])
+    useful = tiou_all >= tiou_thresholds.min()
+    pi, gi, tiou = pi[useful], gi[useful], tiou_all[useful]
     if len(pi) == 0:
         return none
+    _official_tie_order(pi, gi, tiou, lo, np.cumsum(counts) - counts, counts, tiou_all)
 
     t1, p1, g1, grp1, pair_group = _first_round(pi, gi, tiou, pred_group, tiou_thresholds)
     tp = [t1 * n + p1]
@@ -152,14 +155,40 @@ def greedy_match(
     return np.concatenate(tp).astype(np.int64)
 
 
+def _official_tie_order(pi: np.ndarray, gi: np.ndarray, tiou: np.ndarray, lo: np.ndarray, row_start: np.ndarray,
+                        counts: np.ndarray, tiou_all: np.ndarray) -> None:
+    """Reorder, in place, the pairs of each prediction whose kept tIoUs tie, so that among equal tIoU the
+    instance the official evaluator tries first comes first (the matcher takes the first of equal maxima).
+
+    Args:
+        pi, gi, tiou: ``(P,)`` kept pairs, sorted by prediction, instances ascending.
+        lo, row_start, counts: ``(N,)`` per prediction: its group's first instance, the offset of its row
+            in ``tiou_all`` and the row's length (all instances of its group).
+        tiou_all: tIoU of every (prediction, same-group instance) pair, row by row: the official
+            ``tiou_arr``. Rows without ties (almost all on real data) are left alone.
+    """
+    multi = np.flatnonzero(np.bincount(pi, minlength=len(lo))[pi] > 1)
+    if len(multi) < 2:
+        return
+    o = multi[np.lexsort((tiou[multi], pi[multi]))]
+    tied = (pi[o[1:]] == pi[o[:-1]]) & (tiou[o[1:]] == tiou[o[:-1]])
+    for r in np.unique(pi[o[1:]][tied]):
+        a, b = np.searchsorted(pi, r, 'left'), np.searchsorted(pi, r, 'right')
+        full = tiou_all[row_start[r]:row_start[r] + counts[r]]
+        visit = np.empty(len(full), np.int64)
+        visit[np.argsort(full)[::-1]] = np.arange(len(full))  # the official loop's visiting order
+        perm = a + np.argsort(visit[gi[a:b] - lo[r]], kind='stable')
+        gi[a:b], tiou[a:b] = gi[perm], tiou[perm]
+
+
 def _later_rounds(n: int, pi: np.ndarray, gi: np.ndarray, tiou: np.ndarray, group: np.ndarray,
                   first: np.ndarray, first_gt: np.ndarray, thresholds: np.ndarray) -> list:
     """Rounds two onwards, all thresholds and groups at once.
 
     Args:
         n: number of predictions.
-        pi, gi, tiou, group: ``(P,)`` pairs sorted by prediction (walk order),
-            instances ascending within one prediction.
+        pi, gi, tiou, group: ``(P,)`` pairs sorted by prediction (walk order);
+            within one prediction, of equal tIoU the preferred instance first.
         first, first_gt: ``(T, G)`` round one's match per threshold and group.
     """
     n_thr = len(thresholds)

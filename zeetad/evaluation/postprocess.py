@@ -26,6 +26,7 @@ def merge_window_detections(
     duration: Optional[float] = None,
     max_per_video: Optional[int] = None,
     device: str = 'cpu',
+    video_id: str = '',
 ) -> dict:
     """Merge the raw detections of all windows of ONE video.
 
@@ -37,7 +38,9 @@ def merge_window_detections(
 
     Args:
         windows: dicts with ``segments (K, 2)`` seconds in video time,
-            ``scores (K,)`` and ``labels (K,)`` int (numpy or torch).
+            ``scores (K,)`` and ``labels (K,)`` int (numpy or torch), and
+            optionally ``label_names`` (label ``k`` means ``label_names[k]``).
+        video_id: named in errors.
         nms_cfg: keyword arguments of :func:`batched_soft_nms`; ``None`` or
             ``{}`` for its defaults. ``dict(method=None)`` skips NMS.
         pre_nms_topk: candidates kept before NMS (``None``: all).
@@ -50,7 +53,8 @@ def merge_window_detections(
 
     Returns:
         ``{"segments": (K, 2) float64, "scores": (K,) float64, "labels": (K,)
-        int64}`` numpy, by descending score.
+        int64}`` numpy, by descending score, plus ``label_names`` (the names
+        the labels index) when the windows carry them.
     """
     cfg = dict(nms_cfg or {})
     unknown = set(cfg) - set(_NMS_KEYS)
@@ -59,6 +63,7 @@ def merge_window_detections(
     segs = [_to_numpy(w['segments'], np.float64).reshape(-1, 2) for w in windows]
     scores = [_to_numpy(w['scores'], np.float64).reshape(-1) for w in windows]
     labels = [_to_numpy(w['labels'], np.int64).reshape(-1) for w in windows]
+    labels, label_names = _unify_label_names(windows, labels, video_id)
     segs = np.concatenate(segs) if segs else np.zeros((0, 2))
     scores = np.concatenate(scores) if scores else np.zeros(0)
     labels = np.concatenate(labels) if labels else np.zeros(0, np.int64)
@@ -82,16 +87,49 @@ def merge_window_detections(
         segs, scores, labels = s.cpu().numpy(), c.cpu().numpy(), l.cpu().numpy()
     if max_per_video is not None:
         segs, scores, labels = segs[:max_per_video], scores[:max_per_video], labels[:max_per_video]
-    return {'segments': segs.astype(np.float64), 'scores': scores.astype(np.float64),
-            'labels': labels.astype(np.int64)}
+    out = {'segments': segs.astype(np.float64), 'scores': scores.astype(np.float64), 'labels': labels.astype(np.int64)}
+    if label_names is not None:
+        out['label_names'] = label_names
+    return out
 
 
-def to_official_results(detections: Mapping[str, Mapping], classes: Sequence[str]) -> dict:
-    """``{video: merged arrays}`` -> ``{video: [{"label", "score", "segment"}]}``."""
+def _unify_label_names(windows: Sequence[Mapping], labels: list, video_id: str) -> tuple:
+    """Re-index labels of windows that carry ``label_names`` into one name list (first appearance order), so
+    windows scored against different lists still merge per class. ``(labels, None)`` when none carry names."""
+    named = [w.get('label_names') for w in windows]
+    if all(n is None for n in named):
+        return labels, None
+    if any(n is None for n in named):
+        raise ValueError(f'video {video_id!r}: some windows carry label_names and some do not')
+    vocab: dict = {}
+    out = []
+    for names, lab in zip(named, labels):
+        _check_labels(lab, len(names), video_id)
+        index = np.array([vocab.setdefault(str(n), len(vocab)) for n in names], np.int64)
+        out.append(index[lab])
+    return out, tuple(vocab)
+
+
+def _check_labels(labels: np.ndarray, num_names: int, video_id: str) -> None:
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_names):
+        raise ValueError(f'video {video_id!r}: predicted label {int(labels.max())} (or {int(labels.min())}) '
+                         f'does not index the {num_names} class names it was scored against')
+
+
+def to_official_results(detections: Mapping[str, Mapping], classes: Optional[Sequence[str]] = None) -> dict:
+    """``{video: merged arrays}`` -> ``{video: [{"label", "score", "segment"}]}``.
+
+    The one label -> name mapping of zeetad (tools/test.py's metric and the APIs): a video's own
+    ``label_names`` (the names its detections were scored against), else ``classes``.
+    """
     results = {}
     for vid in sorted(detections):
         det = detections[vid]
-        results[vid] = [{'label': classes[int(c)], 'score': float(s), 'segment': [float(a), float(b)]}
+        names = det.get('label_names', classes)
+        if names is None:
+            raise ValueError(f'video {vid!r}: detections carry no label_names and no classes were given')
+        _check_labels(np.asarray(det['labels']), len(names), vid)
+        results[vid] = [{'label': names[int(c)], 'score': float(s), 'segment': [float(a), float(b)]}
                         for (a, b), s, c in zip(det['segments'], det['scores'], det['labels'])]
     return results
 

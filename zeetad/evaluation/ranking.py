@@ -1,5 +1,5 @@
-"""Ranking helpers for detection AP: exact stable orderings and the VOC2011
-interpolated AP of many ranked lists at once."""
+"""Ranking helpers for detection AP: the official evaluator's ranking and the
+VOC2011 interpolated AP of many ranked lists at once."""
 from __future__ import annotations
 
 import numpy as np
@@ -49,21 +49,31 @@ def interpolated_ap(tp_seg: np.ndarray, tp_pos: np.ndarray, npos: np.ndarray, n_
     return np.bincount(tp_seg, weights=contrib, minlength=n_seg)
 
 
-def argsort_desc_stable(x: np.ndarray) -> np.ndarray:
-    """Indices sorting ``x`` descending, equal values in index order.
+def official_rank(labels: np.ndarray, scores: np.ndarray, num_classes: int) -> np.ndarray:
+    """The official evaluator's ranking, grouped by class.
 
-    A fast unstable sort, then only the runs of equal values get re-ordered
-    (float stable sorts are ~4x slower and ties are rare).
+    Per class it ranks that class's predictions, in input order, by
+    ``scores.argsort()[::-1]``: numpy's default (unstable) sort, reversed. So
+    equal scores come in whatever order that sort leaves them, reversed; we
+    call the same sort on the same array, so ties land exactly where they land
+    there (on the same numpy build).
+
+    Args:
+        labels: ``(N,)`` int class per prediction in ``[0, num_classes)``.
+        scores: ``(N,)`` float64.
+        num_classes: number of classes.
+
+    Returns:
+        ``(N,)`` indices: class 0's ranking, then class 1's, ...
     """
-    order = np.argsort(-x)
-    sx = x[order]
-    tie = sx[1:] == sx[:-1]
-    if tie.any():
-        in_run = np.concatenate((tie, [False])) | np.concatenate(([False], tie))
-        pos = np.flatnonzero(in_run)
-        run_id = np.cumsum(np.concatenate(([True], ~tie)))[pos]
-        order[pos] = order[pos][np.lexsort((order[pos], run_id))]
-    return order
+    by_class = stable_argsort_int(labels, num_classes)
+    bounds = np.searchsorted(labels[by_class], np.arange(num_classes + 1))
+    rank = by_class.copy()
+    for c in np.flatnonzero(bounds[1:] > bounds[:-1]):  # one sort per class, as there: <= 200 calls
+        lo, hi = bounds[c], bounds[c + 1]
+        idx = by_class[lo:hi]
+        rank[lo:hi] = idx[np.argsort(scores[idx])[::-1]]
+    return rank
 
 
 def stable_argsort_int(x: np.ndarray, bound: int) -> np.ndarray:

@@ -32,6 +32,11 @@ def loop_average_precision(gt: Sequence[tuple], preds: Sequence[tuple],
                            tiou_thresholds: Sequence[float]) -> list:
     """AP of one class.
 
+    Ties as in the official evaluator: predictions ranked by
+    ``scores.argsort()[::-1]`` (numpy's default sort, reversed), each visiting
+    its video's instances in ``tious.argsort()[::-1]`` order and taking the
+    first unmatched one that reaches the threshold.
+
     Args:
         gt: ``[(video, start, end)]``.
         preds: ``[(video, start, end, score)]``.
@@ -45,18 +50,22 @@ def loop_average_precision(gt: Sequence[tuple], preds: Sequence[tuple],
     by_video: dict = {}
     for j, (v, s, e) in enumerate(gt):
         by_video.setdefault(v, []).append(j)
-    order = sorted(range(len(preds)), key=lambda i: -preds[i][3])  # stable
+    order = np.argsort(np.array([p[3] for p in preds], dtype=np.float64))[::-1]
     aps = []
     for thr in tiou_thresholds:
         locked = [False] * len(gt)
         tp = []
         for i in order:
             v, s, e, _ = preds[i]
-            best, best_iou = -1, -1.0
-            for j in by_video.get(v, []):
-                iou = loop_tiou((s, e), gt[j][1:])
-                if not locked[j] and iou >= thr and iou > best_iou:
-                    best, best_iou = j, iou
+            cands = by_video.get(v, [])
+            ious = np.array([loop_tiou((s, e), gt[j][1:]) for j in cands], dtype=np.float64)
+            best = -1
+            for k in np.argsort(ious)[::-1]:
+                if ious[k] < thr:
+                    break
+                if not locked[cands[k]]:
+                    best = cands[k]
+                    break
             if best >= 0:
                 locked[best] = True
             tp.append(best >= 0)

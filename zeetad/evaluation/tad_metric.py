@@ -83,14 +83,19 @@ class TADMetric(BaseMetric):
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
         """Store one entry per window: ``video_id``, ``segments (K, 2)`` in
-        seconds, ``scores (K,)``, ``labels (K,)`` (numpy or torch)."""
+        seconds, ``scores (K,)``, ``labels (K,)`` (numpy or torch) and, if the
+        model gives it, ``label_names`` (label ``k`` means ``label_names[k]``;
+        without it labels index ``dataset_meta['classes']``)."""
         for sample in data_samples:
-            self.results.append({
+            entry = {
                 'video_id': str(sample['video_id']),
                 'segments': _np(sample['segments'], np.float64).reshape(-1, 2),
                 'scores': _np(sample['scores'], np.float64).reshape(-1),
                 'labels': _np(sample['labels'], np.int64).reshape(-1),
-            })
+            }
+            if sample.get('label_names') is not None:
+                entry['label_names'] = tuple(sample['label_names'])
+            self.results.append(entry)
 
     def merge(self, results: list) -> dict:
         """Group windows by video and merge each video: ``{video: arrays}``."""
@@ -101,7 +106,8 @@ class TADMetric(BaseMetric):
         return {
             vid: merge_window_detections(by_video[vid], self.nms, pre_nms_topk=self.pre_nms_topk,
                                          min_duration=self.min_duration, duration=durations.get(vid),
-                                         max_per_video=self.max_per_video, device=self.nms_device)
+                                         max_per_video=self.max_per_video, device=self.nms_device,
+                                         video_id=vid)
             for vid in sorted(by_video)
         }
 
@@ -119,7 +125,13 @@ class TADMetric(BaseMetric):
                                      blocked_videos=meta.get('blocked_videos'))
         self.last_result = result
         summary = (f'{result["num_videos"]} videos, {result["num_gt"]} instances, {len(classes)} classes, '
-                   f'{result["num_predictions"]} detections ({result["num_ignored_predictions"]} ignored)')
+                   f'{result["num_predictions"]} detections ({result["num_ignored_predictions"]} ignored')
+        if result['ignored_predictions']['unknown_label']:
+            summary += (f'; {result["ignored_predictions"]["unknown_label"]} of them carry class names that are '
+                        f'not among the dataset\'s classes, so nothing can score them')
+        summary += ')'
+        if meta.get('video_selection'):
+            summary += f'; scored videos: {meta["video_selection"]}'
         print_log(summary + '\n' + format_table(result, per_class=self.print_per_class), logger='current')
         if self.result_dir:
             paths = save_result_files(result, self.result_dir, plot=self.plot_per_class)

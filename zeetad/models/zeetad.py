@@ -5,6 +5,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from zeetad.registry import MODELS
@@ -12,6 +13,17 @@ from .losses.segment_ops import segment_t1t2_to_cw
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
                         shuffle_class_names=False, shuffle_seed=0)
+
+
+def cyclic_permutation(k: int, seed: int) -> np.ndarray:
+    """A random permutation of ``range(k)`` that is one ``k``-cycle (Sattolo's algorithm), so for ``k >= 2``
+    no index maps to itself; deterministic per ``seed`` and always terminates (one pass)."""
+    perm = np.arange(k)
+    rng = np.random.default_rng(seed)
+    for i in range(k - 1, 0, -1):
+        j = int(rng.integers(i))  # j < i (not <= i): this is what makes a single cycle
+        perm[i], perm[j] = perm[j], perm[i]
+    return perm
 
 
 @MODELS.register_module()
@@ -22,7 +34,8 @@ class ZEETAD(BaseModel):
         criterion: :class:`SetCriterion` config.
         test_cfg: ``topk`` detections per window; ``score_fusion`` ``'mul'`` (class prob x actionness^p) or
             ``'cls'``; ``class_names`` to score instead of the dataset's (open vocabulary);
-            ``shuffle_class_names`` permutes the name -> text mapping (a control).
+            ``shuffle_class_names`` scores class ``k`` with the text of another class (a control: a random
+            single cycle over the names, seeded by ``shuffle_seed``, logged once).
         init_clip_identity: start the classifier's projection as the identity on the pooled-CLIP part of the
             semantic embedding (and zero on the decoder part), so training starts from CLIP's own matching.
     """
@@ -65,25 +78,31 @@ class ZEETAD(BaseModel):
         if mode == 'predict':
             return self.predict(inputs, data_samples)
         if mode == 'tensor':
-            return self._run(inputs, self._class_names(data_samples, training=False))
+            return self._run(inputs, self._class_names(data_samples, training=False)[1])
         raise ValueError(f'unknown mode {mode!r}')
 
-    def _class_names(self, data_samples, training: bool) -> list:
+    def _class_names(self, data_samples, training: bool) -> tuple[list, list]:
+        """-> ``(label_names, text_names)``: label ``k`` of a prediction means ``label_names[k]``; its score
+        comes from the text of ``text_names[k]`` (the same list unless ``shuffle_class_names``)."""
         if not training and self.test_cfg['class_names']:
             names = list(self.test_cfg['class_names'])
         else:
             names = list(data_samples[0]['classes'])
-        if not training and self.test_cfg['shuffle_class_names']:
-            perm = np.random.default_rng(self.test_cfg['shuffle_seed']).permutation(len(names))
-            if len(names) > 1:  # a derangement, so no class keeps its own text
-                while (perm == np.arange(len(names))).any():
-                    perm = np.roll(perm, 1)
-            names = [names[i] for i in perm]
-        return names
+        if training or not self.test_cfg['shuffle_class_names'] or len(names) < 2:
+            return names, names
+        perm = cyclic_permutation(len(names), self.test_cfg['shuffle_seed'])
+        text_names = [names[i] for i in perm]
+        key = (tuple(names), int(self.test_cfg['shuffle_seed']))
+        if getattr(self, '_logged_shuffle', None) != key:  # once per mapping, not once per batch
+            self._logged_shuffle = key
+            mapping = ', '.join(f'{a!r} -> text of {b!r}' for a, b in zip(names, text_names))
+            print_log(f'shuffle_class_names=True (control, seed {key[1]}): scoring every class with another '
+                      f"class's text: {mapping}", logger='current')
+        return names, text_names
 
     # ------------------------------------------------------------------ training
     def loss(self, inputs: dict, data_samples: list) -> dict:
-        out = self._run(inputs, self._class_names(data_samples, training=True))
+        out = self._run(inputs, self._class_names(data_samples, training=True)[1])
         targets = [dict(labels=s['gt_labels'], segments=segment_t1t2_to_cw(s['gt_segments'])) for s in data_samples]
 
         def layer(i: int, with_actionness: bool) -> dict:
@@ -98,9 +117,10 @@ class ZEETAD(BaseModel):
 
     # ------------------------------------------------------------------ inference
     def predict(self, inputs: dict, data_samples: list) -> list:
-        """-> one dict per window: ``video_id``, ``segments (K, 2)`` seconds, ``scores (K,)``, ``labels (K,)``."""
-        names = self._class_names(data_samples, training=False)
-        out = self._run(inputs, names)
+        """-> one dict per window: ``video_id``, ``segments (K, 2)`` seconds, ``scores (K,)``, ``labels (K,)``
+        and ``label_names`` (label ``k`` means ``label_names[k]``: the metric and the APIs map through it)."""
+        label_names, text_names = self._class_names(data_samples, training=False)
+        out = self._run(inputs, text_names)
         probs = out['logits'][-1].sigmoid()  # (B, Q, K)
         if self.test_cfg['score_fusion'] == 'mul' and out['actionness'] is not None:
             probs = probs * out['actionness'].sigmoid().unsqueeze(-1) ** self.test_cfg['actionness_power']
@@ -115,5 +135,5 @@ class ZEETAD(BaseModel):
             seconds = seconds.clamp(0.0, float(sample['duration']))
             results.append(dict(video_id=sample['video_id'], segments=seconds.cpu().numpy(),
                                 scores=scores[i].detach().float().cpu().numpy(),
-                                labels=labels[i].cpu().numpy()))
+                                labels=labels[i].cpu().numpy(), label_names=tuple(label_names)))
         return results

@@ -1,8 +1,7 @@
 """Precision-recall curves per class and tIoU, under exactly the matching rules of the mAP evaluation.
 
 ``zeetad.evaluation`` returns AP numbers only; the curves are rebuilt here from its public greedy matcher
-(:func:`zeetad.evaluation.matching.greedy_match`), with the same ranking (descending score, ties in input
-order), the same ground-truth de-duplication and the same videos and classes, so the VOC-interpolated area
+(:func:`zeetad.evaluation.matching.greedy_match`), with the same ranking (:func:`zeetad.evaluation.ranking.official_rank`), the same ground-truth de-duplication and the same videos and classes, so the VOC-interpolated area
 under each curve equals the evaluator's AP (tested).
 """
 from __future__ import annotations
@@ -13,6 +12,7 @@ import numpy as np
 
 from zeetad.evaluation.detection_map import THUMOS14_TIOUS, tiou_key
 from zeetad.evaluation.matching import greedy_match
+from zeetad.evaluation.ranking import official_rank
 
 
 def _flatten(ground_truth: Mapping[str, list], predictions: Mapping[str, list], classes: Sequence[str]):
@@ -57,8 +57,7 @@ def precision_recall(ground_truth: Mapping[str, list], predictions: Mapping[str,
     classes = list(classes)
     gt, preds, n_vid = _flatten(ground_truth, predictions, classes)
     n = len(preds)
-    # Rank: by class, then descending score, ties in input order (stable).
-    rank = np.lexsort((np.arange(n), -preds[:, 2], preds[:, 1])) if n else np.zeros(0, np.int64)
+    rank = official_rank(preds[:, 1].astype(np.int64), preds[:, 2], len(classes))
     # The matcher walks (class, video) groups, each by descending score.
     walk = rank[np.argsort(preds[rank, 1] * n_vid + preds[rank, 0], kind='stable')]
     gt_group = gt[:, 1] * n_vid + gt[:, 0]
