@@ -1,10 +1,9 @@
-"""Benchmark zeetad's detection mAP and batched Soft-NMS against the loop references.
+"""Benchmark zeetad's detection mAP against the loop reference.
 
 Synthetic data at ActivityNet-1.3 validation scale (4,700 videos x 100
-predictions, 200 classes, 10 tIoU thresholds) and the THUMOS14 / ActivityNet
-Soft-NMS settings. Timings use one thread (``torch.set_num_threads(1)``); the
-loop references are timed in the same run, on a subset when too slow, and
-extrapolated linearly (said so in the table).
+predictions, 200 classes, 10 tIoU thresholds). Timings use one thread; the
+loop reference is timed in the same run, on a subset, and extrapolated
+linearly (said so in the table). Soft-NMS: ``tools/benchmark_nms.py``.
 
     python tools/benchmark_eval.py [--videos 4700] [--ref-videos 300] [--repeat 3]
 """
@@ -25,8 +24,7 @@ import torch  # noqa: E402
 
 from zeetad.evaluation.detection_map import (ACTIVITYNET_TIOUS, average_precision_detection,  # noqa: E402
                                              evaluate_detections)
-from zeetad.evaluation.reference import loop_evaluate_detections, loop_soft_nms  # noqa: E402
-from zeetad.evaluation.soft_nms import batched_soft_nms  # noqa: E402
+from zeetad.evaluation.reference import loop_evaluate_detections  # noqa: E402
 
 
 def synthetic_anet(n_videos: int, n_preds: int, n_classes: int, seed: int = 0) -> tuple[dict, dict]:
@@ -58,21 +56,6 @@ def synthetic_anet(n_videos: int, n_preds: int, n_classes: int, seed: int = 0) -
         preds[vid] = [{'label': str(c), 'score': float(p), 'segment': [float(a), float(b)]}
                       for (a, b), p, c in zip(segs, scores, labs)]
     return gt, preds
-
-
-def synthetic_candidates(n: int, n_classes: int, duration: float, seed: int) -> tuple:
-    """Dense overlapping candidates like a detector's raw output: clustered
-    around a few action instances, most of them of the video's one or two
-    action classes (as in THUMOS14), the rest spread over all classes."""
-    rng = np.random.default_rng(seed)
-    centers = rng.uniform(0, duration, 12)
-    c = centers[rng.integers(12, size=n)] + rng.normal(0, 3, n)
-    w = rng.uniform(1, 20, n)
-    segs = np.stack([np.clip(c - w / 2, 0, duration), np.clip(c + w / 2, 0, duration)], 1)
-    main = rng.choice(n_classes, size=2, replace=n_classes < 2)
-    labels = np.where(rng.uniform(size=n) < 0.8, main[(rng.uniform(size=n) < 0.25).astype(int)],
-                      rng.integers(n_classes, size=n))
-    return (torch.from_numpy(segs), torch.from_numpy(rng.uniform(0, 1, n)), torch.from_numpy(labels))
 
 
 def _flat_arrays(gt: dict, preds: dict) -> tuple:
@@ -123,28 +106,12 @@ def bench_map(args) -> list:
             'the rest is reading the official-format dicts']
 
 
-def bench_nms(name: str, n: int, n_classes: int, kw: dict, args, seed: int = 1) -> tuple:
-    data = [synthetic_candidates(n, n_classes, 200.0, seed + i) for i in range(args.nms_videos)]
-    t_fast = best_time(lambda: [batched_soft_nms(*d, **kw) for d in data], args.repeat) / len(data)
-    n_ref = min(len(data), args.nms_ref_videos)
-    t0 = time.process_time()
-    for d in data[:n_ref]:
-        out_ref = loop_soft_nms(*[x.numpy() for x in d], **kw)
-    t_ref = (time.process_time() - t0) / n_ref
-    out = batched_soft_nms(*data[n_ref - 1], **kw)
-    same = np.array_equal(out[2].numpy(), out_ref[2]) and np.allclose(out[1].numpy(), out_ref[1], atol=1e-6)
-    return (f'Soft-NMS {name}', t_fast * 1e3, t_ref * 1e3,
-            f'ms per video, loop on {n_ref} videos; same output: {same}')
-
-
 def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--videos', type=int, default=4700)
     p.add_argument('--preds', type=int, default=100)
     p.add_argument('--classes', type=int, default=200)
     p.add_argument('--ref-videos', type=int, default=470, help='videos the loop mAP is timed on')
-    p.add_argument('--nms-videos', type=int, default=20)
-    p.add_argument('--nms-ref-videos', type=int, default=3)
     p.add_argument('--repeat', type=int, default=3, help='best of N for the vectorised timings')
     args = p.parse_args(argv)
     torch.set_num_threads(1)
@@ -152,17 +119,6 @@ def main(argv=None) -> list:
     rows = []
     map_row, map_note = bench_map(args)
     rows.append(map_row)
-    rows.append(bench_nms('THUMOS14 (2000 cand., 20 cls, gaussian)', 2000, 20,
-                          dict(method='gaussian', sigma=0.5, min_score=0.001, max_seg_num=200, multiclass=True), args))
-    rows.append(bench_nms('THUMOS14 + voting 0.7', 2000, 20,
-                          dict(method='gaussian', sigma=0.5, min_score=0.001, max_seg_num=200, multiclass=True,
-                               voting_thresh=0.7), args))
-    rows.append(bench_nms('ANet (1000 cand., agnostic, gaussian)', 1000, 1,
-                          dict(method='gaussian', sigma=0.75, min_score=0.001, max_seg_num=100, multiclass=False),
-                          args))
-    rows.append(bench_nms('ANet (1000 cand., agnostic, hard 0.5)', 1000, 1,
-                          dict(method='hard', iou_threshold=0.5, min_score=0.001, max_seg_num=100, multiclass=False),
-                          args))
     w = max(len(r[0]) for r in rows)
     print(f'zeetad evaluation benchmark: CPU time (process_time, best of {args.repeat}), 1 thread, '
           f'torch {torch.__version__}, numpy {np.__version__}')
