@@ -64,10 +64,33 @@ def test_eval_cli(files, tmp_path, capsys):
     assert (tmp_path / 'rd' / 'tad_map.csv').exists()
 
 
+def _printed_map_row(stdout: str) -> list[float]:
+    row = next(line for line in stdout.splitlines() if line.startswith('| mAP'))
+    return [float(x) for x in row.strip('|').split('|')[1:]]
+
+
 def test_eval_cli_as_script(files):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'eval_detections.py'), files[0], files[1],
-                           '--subset', 'Validation', '--anet'], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert '100.00' in proc.stdout
+    """The script run by a user, without torch: exact counts and every printed number."""
+    code = ('import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__"); '
+            'print("torch imported:", "torch" in sys.modules)')
+    proc = subprocess.run([sys.executable, '-c', code, os.path.join(ROOT, 'tools', 'eval_detections.py'), files[0],
+                           files[1], '--subset', 'Validation', '--anet'],
+                          capture_output=True, text=True, cwd=ROOT, check=True, env={**os.environ, 'PYTHONPATH': ROOT})
+    out = proc.stdout
+    assert out.splitlines()[0] == '1 videos, 1 instances, 1 classes, 1 predictions scored, 3 ignored'
+    assert _printed_map_row(out) == [100.0] * 11  # 10 thresholds + average
+    assert 'torch imported: False' in out
+    assert 'ignored 3 predictions (unscored label: 0, video not evaluated: 3)' in proc.stderr
+
+
+def test_eval_cli_prints_the_numbers_it_saves(files, tmp_path, capsys):
+    out = tmp_path / 'r.json'
+    eval_detections.main([files[0], files[1], '--subset', 'Test', '--tiou', '0.3', '0.5', '0.7', '--out', str(out)])
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0] == '2 videos, 3 instances, 2 classes, 3 predictions scored, 1 ignored'
+    # a: AP 1; b: ranked tp 0, 1 of 2 instances -> AP 0.25; mean 0.625 at every threshold
+    assert _printed_map_row(printed) == [62.5, 62.5, 62.5, 62.5]
+    assert json.loads(out.read_text())['mAP'] == {'0.3': 0.625, '0.5': 0.625, '0.7': 0.625}
 
 
 def test_report_helpers(tmp_path):
