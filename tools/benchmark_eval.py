@@ -1,17 +1,25 @@
-"""Benchmark zeetad's detection mAP against the loop reference.
+"""Benchmark zeetad's detection mAP against the loop reference, and the
+evaluation CLI end to end.
 
-Synthetic data at ActivityNet-1.3 validation scale (4,700 videos x 100
+Synthetic data at ActivityNet-1.3 validation scale (4,900 videos x 100
 predictions, 200 classes, 10 tIoU thresholds). Timings use one thread; the
 loop reference is timed in the same run, on a subset, and extrapolated
-linearly (said so in the table). Soft-NMS: ``tools/benchmark_nms.py``.
+linearly (said so in the table). Then ``tools/eval_detections.py`` runs as a
+subprocess on the same data written as official-format JSON, with msgspec
+decoding and with the json fallback. Soft-NMS: ``tools/benchmark_nms.py``.
 
-    python tools/benchmark_eval.py [--videos 4700] [--ref-videos 300] [--repeat 3]
+    python tools/benchmark_eval.py [--videos 4900] [--ref-videos 490] [--repeat 3] [--no-cli]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -80,8 +88,7 @@ def best_time(fn, repeat: int) -> float:
     return best
 
 
-def bench_map(args) -> list:
-    gt, preds = synthetic_anet(args.videos, args.preds, args.classes)
+def bench_map(args, gt: dict, preds: dict) -> list:
     thr = ACTIVITYNET_TIOUS
     warnings.simplefilter('ignore')
     t_fast = best_time(lambda: evaluate_detections(gt, preds, thr), args.repeat)
@@ -106,19 +113,63 @@ def bench_map(args) -> list:
             'the rest is reading the official-format dicts']
 
 
+_CLI = ('import runpy, sys; sys.argv = sys.argv[1:]\n'
+        'if sys.argv.pop(1) == "json":\n'
+        '    import zeetad.evaluation.annotations as a; a.table_from_bytes = lambda raw, source: None\n'
+        'runpy.run_path(sys.argv[0], run_name="__main__")')
+
+
+def bench_cli(args, gt: dict, preds: dict) -> list:
+    """``tools/eval_detections.py`` as a user runs it, on files at the same
+    scale: child CPU time (user + sys) and wall time, median of
+    ``--repeat`` alternating runs of the msgspec and the json decoding path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_path, pred_path = os.path.join(tmp, 'gt.json'), os.path.join(tmp, 'pred.json')
+        with open(gt_path, 'w') as f:
+            json.dump({'database': {v: {'subset': 'validation', 'duration': 300.0, 'annotations': a}
+                                    for v, a in gt.items()}}, f)
+        with open(pred_path, 'w') as f:
+            json.dump({'version': 'VERSION 1.3', 'results': preds, 'external_data': {}}, f)
+        size = os.path.getsize(pred_path) / 2**20
+        tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'eval_detections.py')
+        times: dict = {'msgspec': [], 'json': []}
+        results = {}
+        for _ in range(args.repeat):
+            for mode in times:
+                out = os.path.join(tmp, f'{mode}.json')
+                before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+                subprocess.run([sys.executable, '-c', _CLI, tool, mode, gt_path, pred_path, '--anet', '--out', out],
+                               check=True, capture_output=True)
+                wall, after = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                times[mode].append((cpu, wall))
+                with open(out) as f:
+                    results[mode] = json.load(f)['mAP']
+    same = results['msgspec'] == results['json'] == evaluate_detections(gt, preds, ACTIVITYNET_TIOUS)['mAP']
+    rows = []
+    for mode, ts in times.items():
+        cpu, wall = statistics.median(t[0] for t in ts), statistics.median(t[1] for t in ts)
+        rows.append((f'eval_detections.py, {mode} decoding', cpu, wall))
+    return rows, f'CLI: {len(gt)} videos, {sum(map(len, preds.values()))} predictions ({size:.0f} MiB json); ' \
+                 f'both paths print the same mAP as evaluate_detections on dicts: {same}'
+
+
 def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--videos', type=int, default=4700)
+    p.add_argument('--videos', type=int, default=4900)
     p.add_argument('--preds', type=int, default=100)
     p.add_argument('--classes', type=int, default=200)
-    p.add_argument('--ref-videos', type=int, default=470, help='videos the loop mAP is timed on')
+    p.add_argument('--ref-videos', type=int, default=490, help='videos the loop mAP is timed on')
     p.add_argument('--repeat', type=int, default=3, help='best of N for the vectorised timings')
+    p.add_argument('--no-cli', dest='cli', action='store_false', help='skip the end-to-end CLI timing')
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
     rows = []
-    map_row, map_note = bench_map(args)
+    gt, preds = synthetic_anet(args.videos, args.preds, args.classes)
+    map_row, map_note = bench_map(args, gt, preds)
     rows.append(map_row)
+    cli_rows, cli_note = bench_cli(args, gt, preds) if args.cli else ([], '')
     w = max(len(r[0]) for r in rows)
     print(f'zeetad evaluation benchmark: CPU time (process_time, best of {args.repeat}), 1 thread, '
           f'torch {torch.__version__}, numpy {np.__version__}')
@@ -127,7 +178,12 @@ def main(argv=None) -> list:
     for name, fast, ref, note in rows:
         print(f'{name:<{w}} | {fast:>10.1f} | {ref:>10.1f} | {ref / fast:>7.1f}x | {note}')
     print(map_note)
-    return rows
+    if cli_rows:
+        print(f'\n{"end to end (median of " + str(args.repeat) + ")":<40} | {"CPU s":>6} | {"wall s":>6}')
+        for name, cpu, wall in cli_rows:
+            print(f'{name:<40} | {cpu:>6.2f} | {wall:>6.2f}')
+        print(cli_note)
+    return rows + cli_rows
 
 
 if __name__ == '__main__':

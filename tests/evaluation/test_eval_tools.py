@@ -104,7 +104,10 @@ def test_benchmark_smoke(capsys):
     rows = benchmark_eval.main(['--videos', '30', '--ref-videos', '10', '--repeat', '1'])
     out = capsys.readouterr().out
     assert 'speed-up' in out and '|vectorised - loop| on the subset = 0.0e+00' in out
-    assert len(rows) == 1 and rows[0][1] > 0 and rows[0][2] > 0
+    assert 'both paths print the same mAP as evaluate_detections on dicts: True' in out
+    assert len(rows) == 3 and rows[0][1] > 0 and rows[0][2] > 0
+    assert [r[0] for r in rows[1:]] == ['eval_detections.py, msgspec decoding', 'eval_detections.py, json decoding']
+    assert all(r[1] > 0 and r[2] > 0 for r in rows[1:])
 
 
 def test_nms_benchmark_smoke(capsys):
