@@ -214,3 +214,22 @@ def test_plan_buckets_separates_dominant_class():
     assert plan == [(30, 20), (1, 1500)]
     assert plan_buckets([1000] * 16, n_steps=100) == [(16, 1000)]
     assert sum(r for r, _ in plan_buckets(list(range(1, 300)), 50)) == 299
+
+
+def test_runs_single_threaded_and_restores_the_thread_count():
+    seen = []
+    original = torch.Tensor.argmax
+
+    def spy(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(self, *args, **kwargs)
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(torch.Tensor, 'argmax', spy)
+            soft_nms_per_video(t([[0, 2], [1, 3]]), t([0.9, 0.8]), torch.tensor([0, 0]), torch.tensor([0, 1]))
+        assert seen and set(seen) == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

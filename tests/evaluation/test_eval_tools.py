@@ -6,7 +6,9 @@ import sys
 
 import pytest
 
-from zeetad.evaluation.annotations import ground_truth_from_database, load_ground_truth, load_predictions
+from zeetad.evaluation.annotations import (ground_truth_from_database, load_ground_truth, load_prediction_table,
+                                          load_predictions)
+from zeetad.evaluation.detection_map import evaluate_detections
 from zeetad.evaluation.report import format_table, table_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -118,3 +120,20 @@ def test_nms_benchmark_smoke(capsys):
     assert 'batched/AF' not in capsys.readouterr().out  # ActionFormer columns only with --actionformer
     with pytest.raises(SystemExit, match='no nms.py'):
         benchmark_nms.main(['--videos', '1', '--actionformer', os.path.dirname(__file__) + '/missing'])
+
+
+def test_table_and_dict_predictions_evaluate_identically(tmp_path):
+    """The CLI's columnar path gives exactly the dict path's result, ignored counts included."""
+    gt, preds = benchmark_eval.synthetic_anet(40, 30, 6, seed=2)
+    preds['not_in_gt'] = preds['v_000001'][:3]
+    preds['v_000002'][0] = dict(preds['v_000002'][0], label='unscored')
+    path = tmp_path / 'p.json'
+    path.write_text(json.dumps({'results': preds}))
+    table = load_prediction_table(str(path))
+    kw = dict(classes=sorted({a['label'] for v in gt.values() for a in v}), blocked_videos=['v_000003'])
+    with pytest.warns(UserWarning, match='ignored'):
+        from_dicts = evaluate_detections(gt, preds, (0.3, 0.5, 0.7), **kw)
+    with pytest.warns(UserWarning, match='ignored'):
+        from_table = evaluate_detections(gt, table, (0.3, 0.5, 0.7), **kw)
+    assert from_table == from_dicts
+    assert from_dicts['ignored_predictions'] == {'unknown_label': 1, 'unknown_video': 3, 'blocked_video': 30}
