@@ -127,7 +127,7 @@ def check_segment(seg, where: str) -> list[float]:
 def _results_of(data, source: str) -> dict:
     results = data['results'] if isinstance(data, dict) and 'results' in data else data
     if not isinstance(results, dict):
-        raise ValueError(f'{source}: expected {{"results": {{video: [predictions]}}}}, got {type(data).__name__}')
+        raise ValueError(f'{source}: expected {{"results": {{video: [predictions]}}}}, got {type(results).__name__}')
     for vid, preds in results.items():
         if not isinstance(preds, list):
             raise ValueError(f'{source}: video {vid!r}: expected a list of predictions, got {preds!r:.80}')
