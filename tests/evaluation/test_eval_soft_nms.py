@@ -233,3 +233,25 @@ def test_runs_single_threaded_and_restores_the_thread_count():
         assert seen and set(seen) == {1} and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(previous)
+
+
+@settings(max_examples=100, deadline=None)
+@given(items=st.lists(st.tuples(seg, st.sampled_from([0.05, 0.3, 0.3, 0.6, 0.9, 1.0]), st.integers(0, 2),
+                                st.integers(0, 3)), max_size=40),
+       method=st.sampled_from(['gaussian', 'linear', 'hard']), multiclass=st.booleans(),
+       max_seg_num=st.integers(1, 12), voting=st.sampled_from([0.0, 0.5]))
+def test_per_video_equals_loop_property(items, method, multiclass, max_seg_num, voting):
+    """Exact ties and tiny videos across several videos in one call."""
+    segs = np.asarray([s for s, _, _, _ in items], float).reshape(-1, 2)
+    scores, labels, videos = (np.asarray([x[i] for x in items]) for i in (1, 2, 3))
+    kw = dict(method=method, multiclass=multiclass, max_seg_num=max_seg_num, min_score=0.1, sigma=0.5,
+              iou_threshold=0.3, voting_thresh=voting)
+    s, c, l, v = soft_nms_per_video(t(segs), t(scores.astype(float)), torch.tensor(labels.astype(np.int64)),
+                                    torch.tensor(videos.astype(np.int64)), **kw)
+    for vid in range(4):
+        mine = videos == vid
+        rs, rc, rl, _ = loop_soft_nms(segs[mine], scores[mine].astype(float), labels[mine], **kw)
+        m = (v == vid).numpy()
+        np.testing.assert_array_equal(l.numpy()[m], rl)
+        np.testing.assert_allclose(c.numpy()[m], rc, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(s.numpy()[m], rs, rtol=0, atol=1e-9)
