@@ -115,10 +115,10 @@ def bench_setting(name: str, n: int, n_classes: int, kw: dict, args, af=None) ->
            'batched': lambda: soft_nms_per_video(*cat, video, **kw)}
     if af is not None:
         d32 = [(s.float(), c.float(), l) for s, c, l in data]
-        fns['actionformer'] = lambda: [af.batched_nms(
-            s, c, l, kw.get('iou_threshold', 0.1), kw['min_score'], kw['max_seg_num'], use_soft_nms=kw['method'] != 'hard',
-            multiclass=kw['multiclass'], sigma=kw['sigma'] if 'sigma' in kw else 0.5, voting_thresh=0.0)
-            for s, c, l in d32]
+        af_kw = dict(use_soft_nms=kw['method'] != 'hard', multiclass=kw['multiclass'], sigma=kw.get('sigma', 0.5),
+                     voting_thresh=0.0)
+        fns['actionformer'] = lambda: [af.batched_nms(s, c, l, kw.get('iou_threshold', 0.1), kw['min_score'],
+                                                      kw['max_seg_num'], **af_kw) for s, c, l in d32]
     times = {k: v / len(data) * 1e3 for k, v in timed_rounds(fns, args.repeat).items()}
     n_ref = min(args.ref_videos, len(data))
     t0 = time.process_time()

@@ -95,7 +95,8 @@ def model_section(model, windows: list, args, classes, out: dict) -> None:
             for key, label in _PARTS if key in parts]
     other = parts.get('model', 0.0) - sum(parts.get(k, 0.0) for k in ('input', 'encoder', 'decoder', 'pool',
                                                                          'actionness', 'text', 'proj'))
-    rows.append(('· other (predict post-processing, masks, queries)', f'{other:.0f}', f'{100 * other / profiled_ms:.0f}%'))
+    rows.append(('· other (predict post-processing, masks, queries)', f'{other:.0f}',
+                 f'{100 * other / profiled_ms:.0f}%'))
     print(f'one profiled batch: {profiled_ms:.0f} ms; nested rows are included in their parents')
     print(format_table(['part', 'forward ms', '% of batch'], rows))
     print(f'one video of {args.long_length} snippets: {whole_s:.2f} s CPU in one sequence vs {wins_s:.2f} s as its '
