@@ -1,18 +1,25 @@
-"""Benchmark zeetad's detection mAP and batched Soft-NMS against the loop references.
+"""Benchmark zeetad's detection mAP against the loop reference, and the
+evaluation CLI end to end.
 
-Synthetic data at ActivityNet-1.3 validation scale (4,700 videos x 100
-predictions, 200 classes, 10 tIoU thresholds) and the THUMOS14 / ActivityNet
-Soft-NMS settings. Timings use one thread (``torch.set_num_threads(1)``); the
-loop references are timed in the same run, on a subset when too slow, and
-extrapolated linearly (said so in the table).
+Synthetic data at ActivityNet-1.3 validation scale (4,900 videos x 100
+predictions, 200 classes, 10 tIoU thresholds). Timings use one thread; the
+loop reference is timed in the same run, on a subset, and extrapolated
+linearly (said so in the table). Then ``tools/eval_detections.py`` runs as a
+subprocess on the same data written as official-format JSON, with msgspec
+decoding and with the json fallback. Soft-NMS: ``tools/benchmark_nms.py``.
 
-    python tools/benchmark_eval.py [--videos 4700] [--ref-videos 300] [--repeat 3]
+    python tools/benchmark_eval.py [--videos 4900] [--ref-videos 490] [--repeat 3] [--no-cli]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -25,8 +32,7 @@ import torch  # noqa: E402
 
 from zeetad.evaluation.detection_map import (ACTIVITYNET_TIOUS, average_precision_detection,  # noqa: E402
                                              evaluate_detections)
-from zeetad.evaluation.reference import loop_evaluate_detections, loop_soft_nms  # noqa: E402
-from zeetad.evaluation.soft_nms import batched_soft_nms  # noqa: E402
+from zeetad.evaluation.reference import loop_evaluate_detections  # noqa: E402
 
 
 def synthetic_anet(n_videos: int, n_preds: int, n_classes: int, seed: int = 0) -> tuple[dict, dict]:
@@ -60,21 +66,6 @@ def synthetic_anet(n_videos: int, n_preds: int, n_classes: int, seed: int = 0) -
     return gt, preds
 
 
-def synthetic_candidates(n: int, n_classes: int, duration: float, seed: int) -> tuple:
-    """Dense overlapping candidates like a detector's raw output: clustered
-    around a few action instances, most of them of the video's one or two
-    action classes (as in THUMOS14), the rest spread over all classes."""
-    rng = np.random.default_rng(seed)
-    centers = rng.uniform(0, duration, 12)
-    c = centers[rng.integers(12, size=n)] + rng.normal(0, 3, n)
-    w = rng.uniform(1, 20, n)
-    segs = np.stack([np.clip(c - w / 2, 0, duration), np.clip(c + w / 2, 0, duration)], 1)
-    main = rng.choice(n_classes, size=2, replace=n_classes < 2)
-    labels = np.where(rng.uniform(size=n) < 0.8, main[(rng.uniform(size=n) < 0.25).astype(int)],
-                      rng.integers(n_classes, size=n))
-    return (torch.from_numpy(segs), torch.from_numpy(rng.uniform(0, 1, n)), torch.from_numpy(labels))
-
-
 def _flat_arrays(gt: dict, preds: dict) -> tuple:
     names = {a['label'] for v in gt.values() for a in v} | {q['label'] for v in preds.values() for q in v}
     classes = {c: i for i, c in enumerate(sorted(names))}
@@ -97,8 +88,7 @@ def best_time(fn, repeat: int) -> float:
     return best
 
 
-def bench_map(args) -> list:
-    gt, preds = synthetic_anet(args.videos, args.preds, args.classes)
+def bench_map(args, gt: dict, preds: dict) -> list:
     thr = ACTIVITYNET_TIOUS
     warnings.simplefilter('ignore')
     t_fast = best_time(lambda: evaluate_detections(gt, preds, thr), args.repeat)
@@ -123,46 +113,63 @@ def bench_map(args) -> list:
             'the rest is reading the official-format dicts']
 
 
-def bench_nms(name: str, n: int, n_classes: int, kw: dict, args, seed: int = 1) -> tuple:
-    data = [synthetic_candidates(n, n_classes, 200.0, seed + i) for i in range(args.nms_videos)]
-    t_fast = best_time(lambda: [batched_soft_nms(*d, **kw) for d in data], args.repeat) / len(data)
-    n_ref = min(len(data), args.nms_ref_videos)
-    t0 = time.process_time()
-    for d in data[:n_ref]:
-        out_ref = loop_soft_nms(*[x.numpy() for x in d], **kw)
-    t_ref = (time.process_time() - t0) / n_ref
-    out = batched_soft_nms(*data[n_ref - 1], **kw)
-    same = np.array_equal(out[2].numpy(), out_ref[2]) and np.allclose(out[1].numpy(), out_ref[1], atol=1e-6)
-    return (f'Soft-NMS {name}', t_fast * 1e3, t_ref * 1e3,
-            f'ms per video, loop on {n_ref} videos; same output: {same}')
+_CLI = ('import runpy, sys; sys.argv = sys.argv[1:]\n'
+        'if sys.argv.pop(1) == "json":\n'
+        '    import zeetad.evaluation.annotations as a; a.table_from_bytes = lambda raw, source: None\n'
+        'runpy.run_path(sys.argv[0], run_name="__main__")')
+
+
+def bench_cli(args, gt: dict, preds: dict) -> list:
+    """``tools/eval_detections.py`` as a user runs it, on files at the same
+    scale: child CPU time (user + sys) and wall time, median of
+    ``--repeat`` alternating runs of the msgspec and the json decoding path."""
+    with tempfile.TemporaryDirectory() as tmp:
+        gt_path, pred_path = os.path.join(tmp, 'gt.json'), os.path.join(tmp, 'pred.json')
+        with open(gt_path, 'w') as f:
+            json.dump({'database': {v: {'subset': 'validation', 'duration': 300.0, 'annotations': a}
+                                    for v, a in gt.items()}}, f)
+        with open(pred_path, 'w') as f:
+            json.dump({'version': 'VERSION 1.3', 'results': preds, 'external_data': {}}, f)
+        size = os.path.getsize(pred_path) / 2**20
+        tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'eval_detections.py')
+        times: dict = {'msgspec': [], 'json': []}
+        results = {}
+        for _ in range(args.repeat):
+            for mode in times:
+                out = os.path.join(tmp, f'{mode}.json')
+                before, t0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+                subprocess.run([sys.executable, '-c', _CLI, tool, mode, gt_path, pred_path, '--anet', '--out', out],
+                               check=True, capture_output=True)
+                wall, after = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+                times[mode].append((cpu, wall))
+                with open(out) as f:
+                    results[mode] = json.load(f)['mAP']
+    same = results['msgspec'] == results['json'] == evaluate_detections(gt, preds, ACTIVITYNET_TIOUS)['mAP']
+    rows = []
+    for mode, ts in times.items():
+        cpu, wall = statistics.median(t[0] for t in ts), statistics.median(t[1] for t in ts)
+        rows.append((f'eval_detections.py, {mode} decoding', cpu, wall))
+    return rows, f'CLI: {len(gt)} videos, {sum(map(len, preds.values()))} predictions ({size:.0f} MiB json); ' \
+                 f'both paths print the same mAP as evaluate_detections on dicts: {same}'
 
 
 def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--videos', type=int, default=4700)
+    p.add_argument('--videos', type=int, default=4900)
     p.add_argument('--preds', type=int, default=100)
     p.add_argument('--classes', type=int, default=200)
-    p.add_argument('--ref-videos', type=int, default=470, help='videos the loop mAP is timed on')
-    p.add_argument('--nms-videos', type=int, default=20)
-    p.add_argument('--nms-ref-videos', type=int, default=3)
+    p.add_argument('--ref-videos', type=int, default=490, help='videos the loop mAP is timed on')
     p.add_argument('--repeat', type=int, default=3, help='best of N for the vectorised timings')
+    p.add_argument('--no-cli', dest='cli', action='store_false', help='skip the end-to-end CLI timing')
     args = p.parse_args(argv)
     torch.set_num_threads(1)
 
     rows = []
-    map_row, map_note = bench_map(args)
+    gt, preds = synthetic_anet(args.videos, args.preds, args.classes)
+    map_row, map_note = bench_map(args, gt, preds)
     rows.append(map_row)
-    rows.append(bench_nms('THUMOS14 (2000 cand., 20 cls, gaussian)', 2000, 20,
-                          dict(method='gaussian', sigma=0.5, min_score=0.001, max_seg_num=200, multiclass=True), args))
-    rows.append(bench_nms('THUMOS14 + voting 0.7', 2000, 20,
-                          dict(method='gaussian', sigma=0.5, min_score=0.001, max_seg_num=200, multiclass=True,
-                               voting_thresh=0.7), args))
-    rows.append(bench_nms('ANet (1000 cand., agnostic, gaussian)', 1000, 1,
-                          dict(method='gaussian', sigma=0.75, min_score=0.001, max_seg_num=100, multiclass=False),
-                          args))
-    rows.append(bench_nms('ANet (1000 cand., agnostic, hard 0.5)', 1000, 1,
-                          dict(method='hard', iou_threshold=0.5, min_score=0.001, max_seg_num=100, multiclass=False),
-                          args))
+    cli_rows, cli_note = bench_cli(args, gt, preds) if args.cli else ([], '')
     w = max(len(r[0]) for r in rows)
     print(f'zeetad evaluation benchmark: CPU time (process_time, best of {args.repeat}), 1 thread, '
           f'torch {torch.__version__}, numpy {np.__version__}')
@@ -171,7 +178,12 @@ def main(argv=None) -> list:
     for name, fast, ref, note in rows:
         print(f'{name:<{w}} | {fast:>10.1f} | {ref:>10.1f} | {ref / fast:>7.1f}x | {note}')
     print(map_note)
-    return rows
+    if cli_rows:
+        print(f'\n{"end to end (median of " + str(args.repeat) + ")":<40} | {"CPU s":>6} | {"wall s":>6}')
+        for name, cpu, wall in cli_rows:
+            print(f'{name:<40} | {cpu:>6.2f} | {wall:>6.2f}')
+        print(cli_note)
+    return rows + cli_rows
 
 
 if __name__ == '__main__':

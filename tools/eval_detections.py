@@ -8,7 +8,13 @@ GT.json: ``{"database": {video: {"subset", "duration", "annotations": [{"label",
 "segment"}]}}}``. PRED.json: ``{"version", "results": {video: [{"label",
 "score", "segment"}]}, "external_data"}``. ``--classes`` restricts the ground
 truth (and the scored labels) to the listed classes, e.g. the unseen classes of
-a zero-shot split; every video of the subset stays evaluated.
+a zero-shot split; every video of the subset stays evaluated. A listed name that
+labels nothing in GT.json, or listed twice, is an error (with a did-you-mean).
+
+Malformed input (empty or invalid JSON, a missing or non-finite score, a
+segment that is not [start, end], GT without a label) stops with an error
+naming the file and the video. Only numpy is imported (not torch); with the
+optional ``msgspec`` package PRED.json is decoded about 5x faster.
 """
 from __future__ import annotations
 
@@ -19,10 +25,17 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from zeetad.evaluation.annotations import load_ground_truth, load_predictions, read_name_list  # noqa: E402
+from zeetad.evaluation.annotations import load_ground_truth, load_prediction_table, read_name_list  # noqa: E402
 from zeetad.evaluation.detection_map import ACTIVITYNET_TIOUS, THUMOS14_TIOUS, evaluate_detections  # noqa: E402
 from zeetad.evaluation.report import format_table, save_result_files  # noqa: E402
 from zeetad.utils.atomic_io import atomic_write_json  # noqa: E402
+
+
+def _tiou(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 1.0:  # also rejects NaN
+        raise argparse.ArgumentTypeError(f'tIoU thresholds must lie in (0, 1], got {text}')
+    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -30,7 +43,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('gt', help='ground-truth json (ActivityNet / ActionFormer layout)')
     p.add_argument('pred', help='predictions json (official format)')
     p.add_argument('--subset', default=None, help='subset to evaluate, e.g. Test or validation (default: all)')
-    p.add_argument('--tiou', type=float, nargs='+', default=None,
+    p.add_argument('--tiou', type=_tiou, nargs='+', default=None,
                    help='tIoU thresholds (default: THUMOS14 0.3:0.1:0.7, or ActivityNet 0.5:0.05:0.95 with --anet)')
     p.add_argument('--anet', action='store_true', help='use the ActivityNet thresholds')
     p.add_argument('--classes', default=None, help='file with one class name per line (scored classes)')
@@ -46,11 +59,14 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     tious = args.tiou or (ACTIVITYNET_TIOUS if args.anet else THUMOS14_TIOUS)
-    gt, classes, _ = load_ground_truth(args.gt, args.subset, args.classes)
-    if not gt:
-        raise SystemExit(f'no video of subset {args.subset!r} in {args.gt}')
-    preds = load_predictions(args.pred)
-    blocked = read_name_list(args.blocked) if args.blocked else None
+    try:
+        gt, classes, _ = load_ground_truth(args.gt, args.subset, args.classes, check_classes=True)
+        if not gt:
+            raise ValueError(f'{args.gt}: no video of subset {args.subset!r}')
+        preds = load_prediction_table(args.pred)
+        blocked = read_name_list(args.blocked) if args.blocked else None
+    except (OSError, ValueError) as err:
+        raise SystemExit(f'eval_detections: error: {err}') from None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         result = evaluate_detections(gt, preds, tious, classes=classes, blocked_videos=blocked,

@@ -39,10 +39,10 @@ MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, locat
 OPTIM_WRAPPERS = Registry('optim wrapper', parent=MMENGINE_OPTIM_WRAPPERS, locations=['zeetad.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry(
     'optimizer wrapper constructor', parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS, locations=['zeetad.engine'])
-METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['zeetad.evaluation'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['zeetad.evaluation.tad_metric'])
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, locations=['zeetad.engine'])
 PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, locations=['zeetad.engine'])
-EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['zeetad.evaluation'])
+EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['zeetad.evaluation.tad_metric'])
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['zeetad.engine'])
 WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, locations=['zeetad.models'])
 # Visualisation (timelines, AP plots, TensorBoard) lives in zeetad.visualization.

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from zeetad.evaluation.postprocess import merge_window_detections, official_predictions, to_official_results
+from zeetad.evaluation.postprocess import (merge_video_detections, merge_window_detections, official_predictions,
+                                          to_official_results)
 
 
 def window(segs, scores, labels):
@@ -60,3 +61,28 @@ def test_official_format():
     assert res['v2'] == [{'label': 'b', 'score': 0.5, 'segment': [1.0, 2.0]}]
     sub = official_predictions(res)
     assert set(sub) == {'version', 'results', 'external_data'} and sub['external_data']['used'] is False
+
+
+def test_merge_video_detections_equals_one_video_at_a_time():
+    rng = np.random.default_rng(3)
+    by_video, durations = {}, {}
+    for v in range(7):
+        n = int(rng.integers(0, 300))
+        s = rng.uniform(0, 100, n)
+        segs = np.stack([s, s + rng.uniform(0, 10, n)], 1)
+        by_video[f'v{v}'] = [window(segs, np.round(rng.uniform(size=n), 2), rng.integers(0, 5, n))]
+        durations[f'v{v}'] = 95.0
+    cfg = dict(method='gaussian', sigma=0.5, voting_thresh=0.7, max_seg_num=40)
+    alone = {v: merge_window_detections(w, cfg, duration=durations[v], max_per_video=30) for v, w in by_video.items()}
+    for per_call in (1, 3, 64):
+        out = merge_video_detections(by_video, cfg, durations=durations, max_per_video=30, videos_per_call=per_call)
+        assert list(out) == list(by_video)
+        for v in by_video:
+            for k in ('segments', 'scores', 'labels'):
+                np.testing.assert_array_equal(out[v][k], alone[v][k])
+
+
+def test_merge_errors_name_the_video():
+    bad = {'ok': [window([[0, 1]], [0.5], [0])], 'v_bad': [window([[0, np.nan]], [0.5], [0])]}
+    with pytest.raises(ValueError, match="v_bad"):
+        merge_video_detections(bad, None)

@@ -1,4 +1,4 @@
-"""Batched Soft-NMS: hand cases and equality with the per-segment loop."""
+"""Batched Soft-NMS: hand cases and equality with the per-segment loop (the oracle)."""
 import math
 
 import numpy as np
@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zeetad.evaluation.reference import loop_soft_nms
-from zeetad.evaluation.soft_nms import batched_soft_nms, segment_iou_matrix
+from zeetad.evaluation.soft_nms import batched_soft_nms, segment_iou_matrix, soft_nms_per_video
+from zeetad.evaluation.soft_nms_kernel import plan_buckets
 
 
 def t(x, dtype=torch.float64):
@@ -158,3 +159,99 @@ def test_cuda_matches_cpu():
     assert gpu[0].is_cuda
     for a, b in zip(cpu, gpu):
         np.testing.assert_allclose(a.numpy(), b.cpu().numpy(), atol=1e-9)
+
+
+def _videos(rng, n_videos, dominant):
+    """Candidates of several videos, interleaved, some videos skewed to one class."""
+    parts = []
+    for v in range(n_videos):
+        n = int(rng.integers(0, 120))
+        st_ = rng.uniform(0, 60, n)
+        labels = np.where(rng.uniform(size=n) < dominant, 2, rng.integers(0, 6, n))
+        parts.append((np.stack([st_, st_ + rng.uniform(0, 12, n)], 1), np.round(rng.uniform(size=n), 2), labels,
+                      np.full(n, v)))
+    segs, scores, labels, videos = (np.concatenate(x) for x in zip(*parts))
+    perm = rng.permutation(len(scores))
+    return segs[perm], scores[perm], labels[perm], videos[perm]
+
+
+@pytest.mark.parametrize('method', ['gaussian', 'linear', 'hard'])
+@pytest.mark.parametrize('multiclass', [True, False])
+def test_per_video_equals_loop_per_video(method, multiclass):
+    """Many videos in one call (interleaved, skewed classes, one video with
+    nothing above min_score) give each video's own Soft-NMS result."""
+    rng = np.random.default_rng(7)
+    for trial in range(4):
+        segs, scores, labels, videos = _videos(rng, 9, dominant=0.3 * trial)
+        scores[videos == 4] = 0.0005
+        kw = dict(method=method, multiclass=multiclass, sigma=0.5, iou_threshold=0.3, min_score=0.001,
+                  max_seg_num=int(rng.integers(1, 60)), voting_thresh=float(rng.choice([0.0, 0.6])))
+        s, c, l, v = soft_nms_per_video(t(segs), t(scores), torch.from_numpy(labels), torch.from_numpy(videos), **kw)
+        assert (torch.diff(v) >= 0).all() and 4 not in v.tolist()
+        for vid in range(9):
+            mine = videos == vid
+            rs, rc, rl, _ = loop_soft_nms(segs[mine], scores[mine], labels[mine], **kw)
+            m = (v == vid).numpy()
+            np.testing.assert_array_equal(l.numpy()[m], rl)
+            np.testing.assert_allclose(c.numpy()[m], rc, rtol=0, atol=1e-6)
+            np.testing.assert_allclose(s.numpy()[m], rs, rtol=0, atol=1e-9)
+
+
+def test_tiny_sigma_zero_weights_and_empty_input():
+    # exp(-iou^2 / 1e-3) underflows to 0 for overlapping segments: a picked (-inf) score times 0 must
+    # not turn into NaN and be picked again.
+    segs = [[0, 10], [0, 10], [1, 10], [20, 30]]
+    assert_same_as_loop(segs, [0.9, 0.8, 0.7, 0.6], [0, 0, 0, 0], sigma=1e-3)
+    out = soft_nms_per_video(torch.zeros(0, 2), torch.zeros(0), torch.zeros(0, dtype=torch.long),
+                             torch.zeros(0, dtype=torch.long))
+    assert [x.shape[0] for x in out] == [0, 0, 0, 0]
+
+
+def test_plan_buckets_separates_dominant_class():
+    # 30 classes of 20 candidates and one of 1,500: the big one gets its own bucket, the small ones
+    # share one; uniform sizes stay one bucket.
+    plan = plan_buckets([20] * 30 + [1500], n_steps=200)
+    assert plan == [(30, 20), (1, 1500)]
+    assert plan_buckets([1000] * 16, n_steps=100) == [(16, 1000)]
+    assert sum(r for r, _ in plan_buckets(list(range(1, 300)), 50)) == 299
+
+
+def test_runs_single_threaded_and_restores_the_thread_count():
+    seen = []
+    original = torch.Tensor.argmax
+
+    def spy(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(self, *args, **kwargs)
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(torch.Tensor, 'argmax', spy)
+            soft_nms_per_video(t([[0, 2], [1, 3]]), t([0.9, 0.8]), torch.tensor([0, 0]), torch.tensor([0, 1]))
+        assert seen and set(seen) == {1} and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)
+
+
+@settings(max_examples=100, deadline=None)
+@given(items=st.lists(st.tuples(seg, st.sampled_from([0.05, 0.3, 0.3, 0.6, 0.9, 1.0]), st.integers(0, 2),
+                                st.integers(0, 3)), max_size=40),
+       method=st.sampled_from(['gaussian', 'linear', 'hard']), multiclass=st.booleans(),
+       max_seg_num=st.integers(1, 12), voting=st.sampled_from([0.0, 0.5]))
+def test_per_video_equals_loop_property(items, method, multiclass, max_seg_num, voting):
+    """Exact ties and tiny videos across several videos in one call."""
+    segs = np.asarray([s for s, _, _, _ in items], float).reshape(-1, 2)
+    scores, labels, videos = (np.asarray([x[i] for x in items]) for i in (1, 2, 3))
+    kw = dict(method=method, multiclass=multiclass, max_seg_num=max_seg_num, min_score=0.1, sigma=0.5,
+              iou_threshold=0.3, voting_thresh=voting)
+    s, c, l, v = soft_nms_per_video(t(segs), t(scores.astype(float)), torch.tensor(labels.astype(np.int64)),
+                                    torch.tensor(videos.astype(np.int64)), **kw)
+    for vid in range(4):
+        mine = videos == vid
+        rs, rc, rl, _ = loop_soft_nms(segs[mine], scores[mine].astype(float), labels[mine], **kw)
+        m = (v == vid).numpy()
+        np.testing.assert_array_equal(l.numpy()[m], rl)
+        np.testing.assert_allclose(c.numpy()[m], rc, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(s.numpy()[m], rs, rtol=0, atol=1e-9)

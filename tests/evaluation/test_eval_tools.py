@@ -6,13 +6,16 @@ import sys
 
 import pytest
 
-from zeetad.evaluation.annotations import ground_truth_from_database, load_ground_truth, load_predictions
+from zeetad.evaluation.annotations import (ground_truth_from_database, load_ground_truth, load_prediction_table,
+                                          load_predictions)
+from zeetad.evaluation.detection_map import evaluate_detections
 from zeetad.evaluation.report import format_table, table_csv
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
 import benchmark_eval  # noqa: E402
+import benchmark_nms  # noqa: E402
 import eval_detections  # noqa: E402
 
 DATABASE = {
@@ -63,10 +66,33 @@ def test_eval_cli(files, tmp_path, capsys):
     assert (tmp_path / 'rd' / 'tad_map.csv').exists()
 
 
+def _printed_map_row(stdout: str) -> list[float]:
+    row = next(line for line in stdout.splitlines() if line.startswith('| mAP'))
+    return [float(x) for x in row.strip('|').split('|')[1:]]
+
+
 def test_eval_cli_as_script(files):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, 'tools', 'eval_detections.py'), files[0], files[1],
-                           '--subset', 'Validation', '--anet'], capture_output=True, text=True, cwd=ROOT, check=True)
-    assert '100.00' in proc.stdout
+    """The script run by a user, without torch: exact counts and every printed number."""
+    code = ('import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__"); '
+            'print("torch imported:", "torch" in sys.modules)')
+    proc = subprocess.run([sys.executable, '-c', code, os.path.join(ROOT, 'tools', 'eval_detections.py'), files[0],
+                           files[1], '--subset', 'Validation', '--anet'],
+                          capture_output=True, text=True, cwd=ROOT, check=True, env={**os.environ, 'PYTHONPATH': ROOT})
+    out = proc.stdout
+    assert out.splitlines()[0] == '1 videos, 1 instances, 1 classes, 1 predictions scored, 3 ignored'
+    assert _printed_map_row(out) == [100.0] * 11  # 10 thresholds + average
+    assert 'torch imported: False' in out
+    assert 'ignored 3 predictions (unscored label: 0, video not evaluated: 3)' in proc.stderr
+
+
+def test_eval_cli_prints_the_numbers_it_saves(files, tmp_path, capsys):
+    out = tmp_path / 'r.json'
+    eval_detections.main([files[0], files[1], '--subset', 'Test', '--tiou', '0.3', '0.5', '0.7', '--out', str(out)])
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0] == '2 videos, 3 instances, 2 classes, 3 predictions scored, 1 ignored'
+    # a: AP 1; b: ranked tp 0, 1 of 2 instances -> AP 0.25; mean 0.625 at every threshold
+    assert _printed_map_row(printed) == [62.5, 62.5, 62.5, 62.5]
+    assert json.loads(out.read_text())['mAP'] == {'0.3': 0.625, '0.5': 0.625, '0.7': 0.625}
 
 
 def test_report_helpers(tmp_path):
@@ -77,8 +103,37 @@ def test_report_helpers(tmp_path):
 
 
 def test_benchmark_smoke(capsys):
-    rows = benchmark_eval.main(['--videos', '30', '--ref-videos', '10', '--nms-videos', '1', '--nms-ref-videos', '1',
-                                '--repeat', '1'])
+    rows = benchmark_eval.main(['--videos', '30', '--ref-videos', '10', '--repeat', '1'])
     out = capsys.readouterr().out
-    assert 'speed-up' in out and 'same output: True' in out
-    assert len(rows) == 5 and all(r[1] > 0 and r[2] > 0 for r in rows)
+    assert 'speed-up' in out and '|vectorised - loop| on the subset = 0.0e+00' in out
+    assert 'both paths print the same mAP as evaluate_detections on dicts: True' in out
+    assert len(rows) == 3 and rows[0][1] > 0 and rows[0][2] > 0
+    assert [r[0] for r in rows[1:]] == ['eval_detections.py, msgspec decoding', 'eval_detections.py, json decoding']
+    assert all(r[1] > 0 and r[2] > 0 for r in rows[1:])
+
+
+def test_nms_benchmark_smoke(capsys):
+    rows = benchmark_nms.main(['--videos', '3', '--ref-videos', '3', '--repeat', '1'])
+    assert len(rows) == 4 and all(r['batched'] > 0 and r['loop'] > 0 for r in rows)
+    # Both zeetad paths reproduce the loop reference on every setting.
+    assert all(r['diff_batched'] <= 1e-6 and r['diff_per_video'] <= 1e-6 for r in rows)
+    assert 'batched/AF' not in capsys.readouterr().out  # ActionFormer columns only with --actionformer
+    with pytest.raises(SystemExit, match='no nms.py'):
+        benchmark_nms.main(['--videos', '1', '--actionformer', os.path.dirname(__file__) + '/missing'])
+
+
+def test_table_and_dict_predictions_evaluate_identically(tmp_path):
+    """The CLI's columnar path gives exactly the dict path's result, ignored counts included."""
+    gt, preds = benchmark_eval.synthetic_anet(40, 30, 6, seed=2)
+    preds['not_in_gt'] = preds['v_000001'][:3]
+    preds['v_000002'][0] = dict(preds['v_000002'][0], label='unscored')
+    path = tmp_path / 'p.json'
+    path.write_text(json.dumps({'results': preds}))
+    table = load_prediction_table(str(path))
+    kw = dict(classes=sorted({a['label'] for v in gt.values() for a in v}), blocked_videos=['v_000003'])
+    with pytest.warns(UserWarning, match='ignored'):
+        from_dicts = evaluate_detections(gt, preds, (0.3, 0.5, 0.7), **kw)
+    with pytest.warns(UserWarning, match='ignored'):
+        from_table = evaluate_detections(gt, table, (0.3, 0.5, 0.7), **kw)
+    assert from_table == from_dicts
+    assert from_dicts['ignored_predictions'] == {'unknown_label': 1, 'unknown_video': 3, 'blocked_video': 30}

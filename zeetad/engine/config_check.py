@@ -236,7 +236,7 @@ def validate_config(cfg, stage: str = 'train', files: bool = True) -> None:
         raise ValueError(f"stage must be 'train' or 'test', got {stage!r}")
     import zeetad.datasets  # noqa: F401  (register the components so that unknown names are really unknown)
     import zeetad.engine  # noqa: F401
-    import zeetad.evaluation  # noqa: F401
+    import zeetad.evaluation.tad_metric  # noqa: F401
     import zeetad.models  # noqa: F401
     check = _Checker()
     _check_structure(cfg, check)

@@ -204,7 +204,8 @@ def evaluate_detections(
         ground_truth: ``{video: [{"label", "segment": [s, e]}]}``; every key is
             an evaluated video, even with an empty list.
         predictions: ``{video: [{"label", "score", "segment"}]}`` (the
-            ``results`` field of the official format).
+            ``results`` field of the official format), or the same as a
+            columnar ``PredictionTable`` (``load_prediction_table``).
         tiou_thresholds: thresholds ``(T,)``.
         classes: scored class names; default the labels in ``ground_truth``.
             Ground truth of other labels is dropped, predictions ignored.
@@ -227,7 +228,9 @@ def evaluate_detections(
     video_index = {v: i for i, v in enumerate(gt)}
     g_vid, g_seg, g_lab, n_dup, n_zero = _flatten_gt(gt, label_index, video_index, deduplicate_gt)
 
-    p_vid, p_lab, p_score, p_seg, ignored = _flatten_predictions(predictions, label_index, video_index, blocked)
+    flatten = getattr(predictions, 'flatten', None)  # columnar input (annotations.PredictionTable)
+    p_vid, p_lab, p_score, p_seg, ignored = (flatten(label_index, video_index, blocked) if flatten else
+                                             _flatten_predictions(predictions, label_index, video_index, blocked))
     n_ignored = ignored['unknown_label'] + ignored['unknown_video']
     if n_ignored:
         warnings.warn(f'ignored {n_ignored} predictions (unscored label: {ignored["unknown_label"]}, '

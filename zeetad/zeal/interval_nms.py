@@ -7,7 +7,6 @@ curves with similar proposal counts so little time goes to padding.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
 from typing import Sequence, Union
 
 import numpy as np
@@ -56,29 +55,16 @@ def soft_nms_curves(proposals: Sequence[Proposals], sigma: float, min_score: flo
     return out
 
 
-@contextmanager
-def _one_thread():
-    """Run torch single-threaded inside the block. These ops touch a few thousand numbers each; with
-    OpenMP threads on a busy CPU each op waits on a barrier (measured: exp of 8k doubles 8 ms with 2
-    threads on a loaded 2-core machine, 6 us with 1)."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _nms_block(proposals: Sequence[Proposals], counts: np.ndarray, chunk: list, sigma: float,
                min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One batched Soft-NMS call over the curves ``chunk``: kept ``(segments, scores, position in chunk)``."""
     segs = torch.from_numpy(np.concatenate([np.asarray(proposals[i][0], np.float64) for i in chunk]))
     scores = torch.from_numpy(np.concatenate([np.asarray(proposals[i][1], np.float64) for i in chunk]))
     curve = torch.from_numpy(np.repeat(np.arange(len(chunk)), counts[chunk]))
-    with _one_thread():
-        kept_segs, kept_scores, kept_curve = batched_soft_nms(
-            segs, scores, curve, method='gaussian', sigma=sigma, min_score=min_score,
-            max_seg_num=int(counts[chunk].sum()), multiclass=True)
+    # batched_soft_nms runs single-threaded on CPU by itself (see soft_nms.one_cpu_thread).
+    kept_segs, kept_scores, kept_curve = batched_soft_nms(
+        segs, scores, curve, method='gaussian', sigma=sigma, min_score=min_score,
+        max_seg_num=int(counts[chunk].sum()), multiclass=True)
     return kept_segs.numpy(), kept_scores.numpy(), kept_curve.numpy()
 
 
