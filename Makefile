@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP := $(VENV)/.zeetad-installed
 
-.PHONY: demo test test-fast install clean-data
+.PHONY: demo demo-anet test test-fast install clean-data
 
 $(STAMP): setup.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) tools/demo.py
 
+demo-anet: $(STAMP)
+	$(PY) tools/demo.py --dataset activitynet
+
 test: $(STAMP)
 	$(PY) -m pytest tests -q -ra
 
@@ -29,4 +32,4 @@ test-fast: $(STAMP)
 	$(PY) -m pytest tests -q -m "not slow"
 
 clean-data:
-	rm -rf data/synthetic_thumos14
+	rm -rf data/synthetic_thumos14 data/synthetic_activitynet

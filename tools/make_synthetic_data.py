@@ -2,7 +2,7 @@
 """Write a synthetic zero-shot TAD dataset over real annotation timings (see README, "Synthetic data").
 
     python tools/make_synthetic_data.py                       # THUMOS14-shaped, tiny random CLIP text tower
-    python tools/make_synthetic_data.py --shape activitynet --max-videos 500 --out data/synthetic_anet
+    python tools/make_synthetic_data.py --shape activitynet   # 1,500 real ActivityNet videos, synthetic labels
     python tools/make_synthetic_data.py --clip-model ViT-B-16 --clip-pretrained openai   # a real CLIP, if present
 """
 import argparse
@@ -13,6 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# Enough for every one of the 200 classes to have ~5 training and ~2.5 validation videos, small enough for a CPU.
+ANET_DEFAULT_VIDEOS = 1500
+
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -21,11 +24,14 @@ def parse_args(argv=None):
                    help='source annotation file for --shape thumos14')
     p.add_argument('--anet-dir', default='data/activitynet', help='video_info_new.csv + action_name.csv')
     p.add_argument('--out', default=None, help='output folder (default data/synthetic_<shape>)')
-    p.add_argument('--max-videos', type=int, default=None)
+    p.add_argument('--max-videos', type=int, default=None,
+                   help='videos to write (default: all of THUMOS14; 1500 for ActivityNet, at least 400)')
     p.add_argument('--loc-dim', type=int, default=None, help='localisation feature dim (default 128)')
     p.add_argument('--loc-stride', type=int, default=None, help='frames between snippets (THUMOS 4, ANet 16)')
     p.add_argument('--loc-window', type=int, default=None, help='frames per snippet (default 16)')
-    p.add_argument('--clip-fps', type=float, default=None)
+    p.add_argument('--loc-fps', type=float, default=None,
+                   help="frame rate of the snippet grid (default: THUMOS14 the video's own, ActivityNet 15 as TSP)")
+    p.add_argument('--clip-fps', type=float, default=None, help='CLIP frames per second (THUMOS 2, ANet 1)')
     p.add_argument('--dtype', choices=['float16', 'float32'], default='float16')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--clip-model', default='zeetad-tiny-clip',
@@ -41,19 +47,20 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from zeetad.datasets.synthetic import SyntheticConfig
-    from zeetad.datasets.synthetic_io import (activitynet_shaped_records, existing_dataset, load_source_records,
-                                              write_synthetic_dataset)
+    from zeetad.datasets.synthetic_anet import activitynet_shaped_records
+    from zeetad.datasets.synthetic_io import existing_dataset, load_source_records, write_synthetic_dataset
     from zeetad.text.encode import encode_class_names
 
     out = Path(args.out or f'data/synthetic_{args.shape}')
     anet = args.shape == 'activitynet'
     cfg = SyntheticConfig(loc_dim=args.loc_dim or (512 if anet else 128),
                           loc_stride=args.loc_stride or (16 if anet else 4), loc_window=args.loc_window or 16,
+                          loc_fps=args.loc_fps or (15.0 if anet else None),
                           clip_fps=args.clip_fps or (1.0 if anet else 2.0), seed=args.seed, dtype=args.dtype)
     if anet:
         records = activitynet_shaped_records(os.path.join(args.anet_dir, 'video_info_new.csv'),
-                                             os.path.join(args.anet_dir, 'action_name.csv'), args.max_videos,
-                                             args.seed)
+                                             os.path.join(args.anet_dir, 'action_name.csv'),
+                                             args.max_videos or ANET_DEFAULT_VIDEOS, args.seed)
     else:
         records = load_source_records(args.ann_file, None, args.max_videos)
     text_cfg = dict(type='CLIPTextEncoder', model_name=args.clip_model)
@@ -67,14 +74,15 @@ def main(argv=None):
                 make_random_clip_checkpoint(str(ckpt), args.clip_config, seed=args.seed)
             args.clip_pretrained = str(ckpt)
     text_cfg['pretrained'] = args.clip_pretrained
-    meta = None if args.force else existing_dataset(str(out), cfg, text_cfg, len(records))
+    prefix = 'v_' if anet else ''  # ActivityNet feature files are named v_<id>, as the released TSP features
+    meta = None if args.force else existing_dataset(str(out), cfg, text_cfg, len(records), prefix)
     if meta is not None:
         print(f'{out}: complete synthetic dataset already present ({meta["num_videos"]} videos); '
               'use --force to rewrite')
         return meta
     tic = time.time()
     meta = write_synthetic_dataset(records, str(out), cfg, lambda names: encode_class_names(text_cfg, names),
-                                   text_cfg)
+                                   text_cfg, feature_prefix=prefix)
     size = sum(f.stat().st_size for f in out.rglob('*') if f.is_file()) / 2**20
     print(f'wrote {out}: {meta["num_videos"]} videos, {meta["num_instances"]} instances, '
           f'{len(meta["classes"])} classes, {size:.0f} MiB in {time.time() - tic:.0f} s')

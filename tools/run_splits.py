@@ -2,6 +2,7 @@
 """Train and test a config on several published zero-shot splits; print mean ± std mAP per tIoU.
 
     python tools/run_splits.py CONFIG --ratios 75 50 --indices 0 1 2 3 4 5 6 7 8 9 [--work-dir D] [--cfg-options ...]
+    python tools/run_splits.py CONFIG --ratios 75 50 --indices 0 --columns 0.5 0.75 0.95 avg   # chosen columns
 
 Each split runs in ``<work-dir>/r<ratio>_s<index>`` and is skipped when already complete, so an interrupted sweep
 continues where it stopped.
@@ -12,43 +13,71 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
-def main(argv=None):
+def run_splits(config: str, ratios: list, indices: list, root: str, options: Optional[dict] = None,
+               columns: Optional[list] = None, retrain: bool = False) -> tuple[dict, str]:
+    """Train and test every (ratio, index); -> ``({split name: {column: mAP %}}, markdown table)``.
+
+    ``columns`` picks table columns (``'0.5'``, ``'avg'``, ...); they are checked against the config's
+    ``test_evaluator.tiou_thresholds`` before anything trains. Finished splits are only re-tested unless
+    ``retrain``.
+    """
     import numpy as np
-    from zeetad.engine.cli import add_cfg_options
 
     from zeetad.engine.experiments import markdown_table, metric_row, train_and_test
+    from zeetad.engine.runner_setup import load_config
+    options = dict(options or {})
+    if columns:
+        tious = load_config(config, options).test_evaluator.get('tiou_thresholds', ())
+        known = [f'{float(t):g}' for t in tious] + ['avg']
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise ValueError(f'columns {unknown} are not metrics of {config} (known: {known})')
+    results = {}
+    for ratio in ratios:
+        for index in indices:
+            tic = time.time()
+            name = f'{ratio}/{100 - ratio} split {index}'
+            metrics = train_and_test(config, os.path.join(root, f'r{ratio}_s{index}'),
+                                     {**options, 'split.ratio': ratio, 'split.index': index}, retrain=retrain)
+            results[name] = metric_row(metrics)
+            print(f'split {name}: avg mAP {results[name]["avg"]:.2f} ({time.time() - tic:.0f} s)', flush=True)
+    columns = columns or list(next(iter(results.values())))
+    rows = dict(results)
+    for ratio in ratios:
+        runs = [row for name, row in results.items() if name.startswith(f'{ratio}/')]
+        if len(runs) < 2:
+            continue  # a mean over one split would only repeat its row
+        rows[f'**{ratio}/{100 - ratio} mean ± std ({len(runs)} splits)**'] = {
+            c: f'{np.mean([r[c] for r in runs]):.2f} ± {np.std([r[c] for r in runs]):.2f}' for c in columns}
+    table = markdown_table(rows, columns)
+    Path(root).mkdir(parents=True, exist_ok=True)
+    (Path(root) / 'splits.md').write_text(table + '\n')
+    (Path(root) / 'splits.json').write_text(json.dumps(results, indent=1))
+    return results, table
+
+
+def main(argv=None):
+    from zeetad.engine.cli import add_cfg_options
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config')
     p.add_argument('--ratios', type=int, nargs='+', default=[75, 50])
     p.add_argument('--indices', type=int, nargs='+', default=list(range(10)))
     p.add_argument('--work-dir', default=None)
+    p.add_argument('--columns', nargs='+', default=None,
+                   help='table columns, e.g. 0.5 0.75 0.95 avg (default: every tIoU and avg)')
     add_cfg_options(p)
     args = p.parse_args(argv)
     root = args.work_dir or os.path.join('work_dirs', Path(args.config).stem + '_splits')
-    results = {}
-    for ratio in args.ratios:
-        for index in args.indices:
-            tic = time.time()
-            options = {**args.cfg_options, 'split.ratio': ratio, 'split.index': index}
-            metrics = train_and_test(args.config, os.path.join(root, f'r{ratio}_s{index}'), options)
-            results[f'{ratio}/{100 - ratio} split {index}'] = metric_row(metrics)
-            print(f'split {ratio}/{100 - ratio} #{index}: avg mAP {results[f"{ratio}/{100 - ratio} split {index}"]["avg"]:.2f} '
-                  f'({time.time() - tic:.0f} s)', flush=True)
-    columns = list(next(iter(results.values())))
-    rows = dict(results)
-    for ratio in args.ratios:
-        runs = [row for name, row in results.items() if name.startswith(f'{ratio}/')]
-        rows[f'**{ratio}/{100 - ratio} mean ± std ({len(runs)} splits)**'] = {
-            c: f'{np.mean([r[c] for r in runs]):.2f} ± {np.std([r[c] for r in runs]):.2f}' for c in columns}
-    table = markdown_table(rows, columns)
+    try:
+        results, table = run_splits(args.config, args.ratios, args.indices, root, args.cfg_options, args.columns)
+    except ValueError as exc:
+        p.error(str(exc))
     print(table)
-    Path(root).mkdir(parents=True, exist_ok=True)
-    (Path(root) / 'splits.md').write_text(table + '\n')
-    (Path(root) / 'splits.json').write_text(json.dumps(results, indent=1))
     return results
 
 

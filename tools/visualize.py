@@ -37,7 +37,21 @@ def parse_args(argv=None):
     p.add_argument('--tiou', type=float, nargs='+', default=[0.3, 0.4, 0.5, 0.6, 0.7])
     p.add_argument('--score-thr', type=float, default=0.05, help='timelines: predictions with at least this score')
     p.add_argument('--out-dir', help='output folder (default: <PRED stem>_vis)')
-    return p.parse_args(argv)
+    return p.parse_args(_video_ids_as_values(sys.argv[1:] if argv is None else list(argv)))
+
+
+def _video_ids_as_values(argv: list) -> list:
+    """``--video -U4lNtzVQ8s`` -> ``--video=-U4lNtzVQ8s``: ActivityNet's YouTube ids may begin with ``-`` (even
+    ``--``), which argparse would otherwise take for an option and reject the ``--video`` without a value."""
+    out, k = [], 0
+    while k < len(argv):
+        if argv[k] == '--video' and k + 1 < len(argv):
+            out.append(f'--video={argv[k + 1]}')
+            k += 2
+        else:
+            out.append(argv[k])
+            k += 1
+    return out
 
 
 def _clip_curves_fn(config: str, checkpoint: str):

@@ -2,7 +2,7 @@
 
 Data model (documented in the README):
 
-* Localisation stream ``(T, C_loc)`` on a snippet grid (stride/window/fps like I3D): a slowly drifting
+* Localisation stream ``(T, C_loc)`` on a snippet grid (stride/window/fps like I3D or TSP): a slowly drifting
   background in a random low-rank subspace plus white noise; inside every instance a class-agnostic
   *actionness* direction with soft edges; Gaussian *boundary* bumps (start and end directions) at the
   instance edges; a weak class-specific direction (so a closed-set model has an advantage, as with real
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ class SyntheticConfig:
     loc_dim: int = 128
     loc_stride: int = 4
     loc_window: int = 16
+    loc_fps: Optional[float] = None  # frame rate of the snippet grid (None: the video's own; TSP: 15)
     clip_fps: float = 2.0
     seed: int = 0
     background_rank: int = 8

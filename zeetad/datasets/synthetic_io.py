@@ -5,7 +5,6 @@ the dataset complete, so an interrupted run is redone and a complete one is reus
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 from typing import Callable, Optional, Sequence
@@ -14,51 +13,26 @@ import numpy as np
 
 from zeetad.utils.atomic_io import atomic_path, atomic_write_json
 
-from .annotations import Instance, VideoRecord, load_annotations
+from .annotations import VideoRecord, load_annotations
 from .synthetic import SyntheticConfig, SyntheticWorld
 from .timebase import make_timebase
 
 
-def activitynet_shaped_records(video_info_csv: str, action_csv: str, max_videos: Optional[int],
-                               seed: int) -> list[VideoRecord]:
-    """ActivityNet-1.3-shaped videos (real ids, durations, fps, subsets) with synthetic labelled instances.
-
-    The official label file is not public here, so each video gets 1-3 instances of one random class.
-    """
-    with open(action_csv) as f:
-        classes = [row['action'] for row in csv.DictReader(f)]
-    rng = np.random.default_rng(seed)
-    subset_names = {'training': 'training', 'validation': 'validation'}
-    records = []
-    with open(video_info_csv) as f:
-        for row in csv.DictReader(f):
-            if row['subset'] not in subset_names:
-                continue
-            duration, fps = float(row['seconds']), float(row['fps'])
-            label = classes[rng.integers(len(classes))]
-            instances = []
-            for _ in range(rng.integers(1, 4)):
-                length = duration * rng.uniform(0.05, 0.5)
-                start = rng.uniform(0, duration - length)
-                instances.append(Instance(label, round(start, 2), round(start + length, 2)))
-            records.append(VideoRecord(row['video'], subset_names[row['subset']], duration, fps, instances))
-    if max_videos:
-        order = rng.permutation(len(records))[:max_videos]
-        records = [records[i] for i in sorted(order)]
-    return records
-
-
 def write_synthetic_dataset(records: Sequence[VideoRecord], out_dir: str, cfg: SyntheticConfig,
                             text_embed_fn: Callable[[list[str]], np.ndarray], text_encoder_desc: dict,
-                            progress: bool = True) -> dict:
-    """Write the dataset; returns its ``meta`` dict (also saved as ``meta.json``)."""
+                            progress: bool = True, feature_prefix: str = '') -> dict:
+    """Write the dataset; returns its ``meta`` dict (also saved as ``meta.json``).
+
+    Feature files and HDF5 datasets are named ``<feature_prefix><video_id>`` (ActivityNet: ``v_``, as in the
+    released TSP features, while the annotation file's ids have no prefix).
+    """
     import h5py
     out = Path(out_dir)
     (out / 'features' / 'loc').mkdir(parents=True, exist_ok=True)
     class_names = sorted({i.label for r in records for i in r.instances})
     text_emb = np.asarray(text_embed_fn(class_names), dtype=np.float64)
     world = SyntheticWorld(cfg, class_names, text_emb)
-    loc_tb_cfg = dict(stride=cfg.loc_stride, window=cfg.loc_window, fps=None)
+    loc_tb_cfg = dict(stride=cfg.loc_stride, window=cfg.loc_window, fps=cfg.loc_fps)
     iterator = records
     if progress:
         from tqdm import tqdm
@@ -70,30 +44,32 @@ def write_synthetic_dataset(records: Sequence[VideoRecord], out_dir: str, cfg: S
             rng = world.video_rng(rec.video_id)
             tb = make_timebase(loc_tb_cfg, rec.fps, 'synthetic loc timebase')
             loc = world.localisation_features(rec, tb, rng)
-            path = out / 'features' / 'loc' / f'{rec.video_id}.npy'
+            path = out / 'features' / 'loc' / f'{feature_prefix}{rec.video_id}.npy'
             with atomic_path(str(path)) as tmp, open(tmp, 'wb') as f:
                 np.save(f, loc)
-            h5.create_dataset(rec.video_id, data=world.clip_features(rec, rng))
+            h5.create_dataset(feature_prefix + rec.video_id, data=world.clip_features(rec, rng))
     database = {r.video_id: {'subset': r.subset, 'duration': r.duration, 'fps': r.fps,
                              'annotations': [{'label': i.label, 'segment': [i.start, i.end]} for i in r.instances]}
                 for r in records}
     atomic_write_json(str(out / 'annotations.json'), {'version': 'zeetad-synthetic', 'database': database})
     meta = {'config': cfg.to_dict(), 'text_encoder': text_encoder_desc, 'classes': class_names,
-            'num_videos': len(records), 'clip_dim': int(text_emb.shape[1]),
+            'num_videos': len(records), 'feature_prefix': feature_prefix, 'clip_dim': int(text_emb.shape[1]),
             'num_instances': sum(len(r.instances) for r in records)}
     atomic_write_json(str(out / 'meta.json'), meta)
     return meta
 
 
 def existing_dataset(out_dir: str, cfg: SyntheticConfig, text_encoder_desc: dict,
-                     num_videos: int) -> Optional[dict]:
+                     num_videos: int, feature_prefix: str = '') -> Optional[dict]:
     """The meta of a complete dataset in ``out_dir`` written with the same settings, else None."""
     meta_path = Path(out_dir) / 'meta.json'
     if not meta_path.is_file():
         return None
     meta = json.loads(meta_path.read_text())
-    same = (meta.get('config') == cfg.to_dict() and meta.get('text_encoder') == text_encoder_desc
-            and meta.get('num_videos') == num_videos)
+    # Settings added after a dataset was written are absent from its meta; it was written with their defaults.
+    stored = {**SyntheticConfig().to_dict(), **meta.get('config', {})}
+    same = (stored == cfg.to_dict() and meta.get('text_encoder') == text_encoder_desc
+            and meta.get('num_videos') == num_videos and meta.get('feature_prefix', '') == feature_prefix)
     return meta if same else None
 
 
