@@ -98,9 +98,12 @@ def _looks_like_path(value) -> bool:
 
 
 def check_files(cfg, check) -> None:
+    from zeetad.utils.resources import resolve_config_path
     for key in ('pretrained', 'model_config_file'):
         for path, value in _find(cfg.get('model'), key):
-            if _looks_like_path(value) and not osp.exists(value):
+            # configs/... is also found among the configs shipped with zeetad (as open_clip_loader reads it)
+            found = resolve_config_path(value) if key == 'model_config_file' else value
+            if _looks_like_path(value) and not osp.exists(found):
                 check.error(path, f'file not found: {value}')
     load_from = cfg.get('load_from')
     if isinstance(load_from, str) and '://' not in load_from and not osp.isfile(load_from):
