@@ -4,8 +4,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zeetad.models.losses import (generalized_segment_iou, segment_cw_to_t1t2, segment_iou, segment_length,
-                                  segment_t1t2_to_cw)
+from zeetad.structures.segments import (generalized_segment_iou, segment_cw_to_t1t2, segment_iou, segment_length,
+                                        segment_t1t2_to_cw)
 
 
 def test_cw_t1t2_hand_values_and_round_trip():
@@ -96,3 +96,17 @@ def test_iou_properties(sa, sb):
     self_iou = segment_iou(a, a).diagonal()
     nonzero = (a[:, 1] - a[:, 0]) > 0
     assert torch.allclose(self_iou[nonzero], torch.ones_like(self_iou[nonzero]))
+
+
+def test_pairwise_iou_broadcasts_leading_batch_dims():
+    # (B, N, 2) x (B, M, 2) -> (B, N, M), each batch entry as if computed on its own (e.g. per-video Soft-NMS)
+    torch.manual_seed(0)
+    start = torch.rand(3, 5, 1)
+    a = torch.cat([start, start + torch.rand(3, 5, 1)], -1)
+    start = torch.rand(3, 4, 1)
+    b = torch.cat([start, start + torch.rand(3, 4, 1)], -1)
+    batched = segment_iou(a, b)
+    assert batched.shape == (3, 5, 4)
+    for i in range(3):
+        assert torch.equal(batched[i], segment_iou(a[i], b[i]))
+    assert torch.equal(generalized_segment_iou(a, b)[1], generalized_segment_iou(a[1], b[1]))
