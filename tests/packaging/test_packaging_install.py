@@ -1,5 +1,5 @@
-"""A non-editable install (``pip install --target``, no network) runs ``zeetad train`` and ``zeetad test`` from
-a directory outside the checkout, with the configs it needs read from the installed package."""
+"""A non-editable install (``pip install --target``, no network) runs ``zeetad train``, ``zeetad test`` and
+``zeetad detect`` from a directory outside the checkout, with the configs it needs read from the installed package."""
 import json
 import os
 import shutil
@@ -97,3 +97,33 @@ def test_installed_zeetad_trains_and_tests_outside_the_checkout(installed, tiny_
     assert {d['label'] for dets in results.values() for d in dets} == {'Throw'}  # the one unseen class
     assert 'average_mAP' in proc.stdout + proc.stderr
     assert not (ROOT / 'work').exists() and not (ROOT / 'pred.json').exists()
+
+
+@pytest.mark.slow
+def test_installed_zeetad_detects_in_a_video_outside_the_checkout(installed, tiny_clip_ckpt, tmp_path, monkeypatch):
+    pytest.importorskip('av')
+    monkeypatch.syspath_prepend(str(ROOT / 'tests' / 'apis'))
+    from detect_helpers import TINY_MODEL, write_video, write_zeetad_checkpoint
+    cwd = installed['cwd']
+    write_video(str(cwd / 'clip.mp4'), seconds=10.0)
+    demo = 'zeetad/zeetad_clip_only_synthetic_thumos14_demo.py'
+    text = dict(_delete_=True, type='CLIPTextEncoder', model_name='zeetad-tiny-clip', pretrained=tiny_clip_ckpt,
+                model_config_file='configs/_base_/clip/zeetad-tiny-clip.json', num_adapter_blocks=1,
+                adapter_width=16)
+    body = (f'test_dataloader = dict(dataset=dict(window_size=16))\n'
+            f'model = {dict(TINY_MODEL, classifier=dict(text_encoder=text))!r}\n')
+    # the checkpoint is written in this process from the checkout's copy of the same config
+    local = tmp_path / 'local.py'
+    local.write_text(f"_base_ = [{str(ROOT / 'configs' / demo)!r}]\n" + body.replace(
+        "'configs/_base_/clip/zeetad-tiny-clip.json'", repr(str(ROOT / 'configs/_base_/clip/zeetad-tiny-clip.json'))))
+    ckpt = write_zeetad_checkpoint(str(cwd / 'model.pth'), str(local))
+    base = installed['python'](f'from zeetad.utils.resources import shipped_config; print(shipped_config({demo!r}))')
+    (cwd / 'detect_cfg.py').write_text(f'_base_ = [{base!r}]\n' + body)
+    proc = installed['run']('detect', 'clip.mp4', '--classes', 'high jump, pole vault', '--config', 'detect_cfg.py',
+                            '--checkpoint', ckpt, '--device', 'cpu', '--num-workers', '0', '--no-progress',
+                            '--out', 'out/detections.json')
+    results = json.loads((cwd / 'out' / 'detections.json').read_text())['results']
+    assert list(results) == ['clip'] and results['clip'], proc.stdout
+    assert {d['label'] for d in results['clip']} <= {'high jump', 'pole vault'}
+    assert all(0.0 <= d['segment'][0] < d['segment'][1] <= 10.0 + 1e-6 for d in results['clip'])
+    assert os.path.isdir(cwd / 'out' / 'zeetad_cache')  # features were extracted next to the output
