@@ -60,3 +60,28 @@ def test_unknown_format_names_the_key_and_the_registered_formats():
                         "(did you mean 'hdf5'?)"]
     with pytest.raises(ValueError, match='clip_features.format'):
         build_feature_store(dict(format='hdf', path='x.h5'), 'clip_features')
+
+
+def test_hdf5_readers_share_the_per_process_handle(tmp_path):
+    """HDF5FeatureStore and ConfidenceStore: one handle per process, dropped when pickled (DataLoader workers),
+    reopened after a fork (simulated by another pid)."""
+    import pickle
+
+    import h5py
+
+    from zeetad.utils.lazy_h5 import LazyH5File
+    from zeetad.zeal.confidence_store import ConfidenceStore
+    with h5py.File(tmp_path / 'f.h5', 'w') as f:
+        f.create_dataset('v1', data=np.ones((4, 3), np.float32))
+    conf = ConfidenceStore(str(tmp_path / 'c.h5'), mode='a')
+    conf.write('v1', np.zeros((2, 1, 2)), ['Jump'], sample_fps=1.0)
+    for store, check in ((HDF5FeatureStore(str(tmp_path / 'f.h5')), lambda s: s.shape('v1') == (4, 3)),
+                         (conf, lambda s: s.has('v1'))):
+        assert isinstance(store, LazyH5File) and check(store)
+        handle = store._handle()
+        assert store._handle() is handle  # reused in this process
+        clone = pickle.loads(pickle.dumps(store))
+        assert clone._file is None and check(clone)
+        store._pid = -1  # as seen from a forked child
+        assert store._handle() is not handle and check(store)
+    conf.close()

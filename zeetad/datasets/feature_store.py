@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from zeetad.registry import FEATURE_STORES
+from zeetad.utils.lazy_h5 import LazyH5File
 from zeetad.utils.suggest import did_you_mean, unknown_keys
 
 # Keys of every feature-stream config: they describe the stream, not the files, and are not the reader's.
@@ -103,26 +104,20 @@ class NpyFeatureStore(FeatureStore):
 
 
 @FEATURE_STORES.register_module(name=['hdf5', 'h5'])
-class HDF5FeatureStore(FeatureStore):
+class HDF5FeatureStore(LazyH5File, FeatureStore):
     location, location_kind = 'path', 'HDF5 file'
 
     def __init__(self, path: str, prefix: str = '', suffix: str = ''):
         if not os.path.isfile(path):
             raise FileNotFoundError(f'HDF5 feature file not found: {path}')
         self.path, self.prefix, self.suffix = path, prefix, suffix
-        self._file = None
-        self._pid: Optional[int] = None
 
-    def _handle(self):
-        import h5py
-        if self._file is None or self._pid != os.getpid():
-            try:
-                self._file = h5py.File(self.path, 'r')
-            except OSError as exc:  # not HDF5, or cut short (an interrupted copy)
-                raise FeatureReadError(f'{self.path}: not a readable HDF5 feature file '
-                                       f'({os.path.getsize(self.path)} bytes; {exc})') from None
-            self._pid = os.getpid()
-        return self._file
+    def _open(self):
+        try:
+            return super()._open()
+        except OSError as exc:  # not HDF5, or cut short (an interrupted copy)
+            raise FeatureReadError(f'{self.path}: not a readable HDF5 feature file '
+                                   f'({os.path.getsize(self.path)} bytes; {exc})') from None
 
     def key_of(self, video_id: str) -> str:
         return f'{self.prefix}{video_id}{self.suffix}'
@@ -153,12 +148,6 @@ class HDF5FeatureStore(FeatureStore):
 
     def attrs(self) -> dict:
         return dict(self._handle().attrs)
-
-    def __getstate__(self):
-        # Worker processes reopen the file themselves.
-        state = dict(self.__dict__)
-        state['_file'] = None
-        return state
 
     @classmethod
     def stored_dim(cls, spec: dict) -> Optional[int]:
