@@ -2,8 +2,8 @@
 
 Each reader is registered in ``FEATURE_STORES`` under the ``format`` names a config uses, and says which config
 keys it takes, which key locates its files and how to read the stored feature width: a new format is one
-registered class. All return ``(T, C)`` arrays. HDF5 handles are opened lazily in each process (h5py files do not survive
-``fork``), and ``.npy`` files are memory-mapped so a window reads only its slice.
+registered class. All return ``(T, C)`` arrays. HDF5 handles are opened lazily in each process (h5py files do
+not survive ``fork``), and ``.npy`` files are memory-mapped so a window reads only its slice.
 """
 from __future__ import annotations
 
