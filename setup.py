@@ -1,9 +1,30 @@
 """Install zeetad: ``pip install -e .[dev]`` (see the Makefile for the pinned CPU set-up)."""
 from pathlib import Path
 
+import shutil
+
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 here = Path(__file__).parent
+
+
+class BuildPyWithConfigs(build_py):
+    """Also copy ``configs/`` into the built package as ``zeetad/.mim/configs`` (mmdetection's layout for mim).
+
+    The library finds them there through ``zeetad.utils.resources``, so an installed zeetad runs from any
+    directory; an editable install reads the checkout's ``configs/`` instead.
+    """
+
+    def run(self):
+        super().run()
+        if self.editable_mode:
+            return
+        target = Path(self.build_lib) / 'zeetad' / '.mim' / 'configs'
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(here / 'configs', target, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+
 version = {}
 exec((here / 'zeetad' / '__init__.py').read_text(), version)
 
@@ -16,6 +37,8 @@ setup(
     license='Apache-2.0',
     python_requires='>=3.9',
     packages=find_packages(include=['zeetad', 'zeetad.*']),
+    cmdclass={'build_py': BuildPyWithConfigs},
+    entry_points={'console_scripts': ['zeetad = zeetad.cli:main']},
     install_requires=[
         'torch>=2.1',
         'torchvision',

@@ -19,7 +19,7 @@ def tiny_dataset(tmp_path):
 def tiny_clip_model():
     """The in-memory random tiny CLIP (seed 0) that the checkpoint holds."""
     import logging
-    from zeetad.text import TINY_CLIP_CONFIG, build_random_clip
+    from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG, build_random_clip
     logging.getLogger().setLevel(logging.ERROR)  # open_clip warns about random init
     return build_random_clip(TINY_CLIP_CONFIG, seed=0)
 
@@ -27,7 +27,7 @@ def tiny_clip_model():
 @pytest.fixture(scope='session')
 def tiny_clip_ckpt(tmp_path_factory, tiny_clip_model):
     """A random tiny CLIP saved to a file, loaded by tests through open_clip's real ``pretrained=PATH`` path."""
-    from zeetad.text import TINY_CLIP_CONFIG, make_random_clip_checkpoint
+    from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG, make_random_clip_checkpoint
     path = tmp_path_factory.mktemp('clip') / 'tiny_clip.pt'
     return make_random_clip_checkpoint(str(path), TINY_CLIP_CONFIG, model=tiny_clip_model)
 
@@ -37,7 +37,7 @@ def synthetic_small(tmp_path_factory, tiny_clip_ckpt):
     """A small synthetic THUMOS14-shaped dataset (40 real videos' timings, 32-d localisation features)."""
     from zeetad.datasets.synthetic import SyntheticConfig
     from zeetad.datasets.synthetic_io import load_source_records, write_synthetic_dataset
-    from zeetad.text import TINY_CLIP_CONFIG
+    from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
     from zeetad.text.encode import encode_class_names
     out = tmp_path_factory.mktemp('synthetic')
     records = load_source_records(str(ROOT / 'data/thumos14/annotations/thumos14.json'), None, 40)

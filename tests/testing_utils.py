@@ -49,7 +49,7 @@ def tiny_model_cfg(config: str, clip_ckpt: str, **localizer) -> dict:
 
     from mmengine.config import Config
 
-    from zeetad.text import TINY_CLIP_CONFIG
+    from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
     cfg = copy.deepcopy(Config.fromfile(str(ROOT / 'configs' / 'zeetad' / config)).model.to_dict())
     loc = cfg['localizer']
     loc.update(d_model=32, **localizer)

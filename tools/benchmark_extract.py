@@ -117,7 +117,7 @@ def bench_pipeline(videos, fps, image_size, workers):
 def bench_encoder(model, device, batch_size, batches):
     import torch
     batch_size = batch_size or (128 if device.startswith('cuda') else 8)
-    from zeetad.text.tiny_clip import TINY_CLIP_CONFIG
+    from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
     from zeetad.video import ClipImageEncoder
     if model == 'tiny':
         enc = ClipImageEncoder(None, None, TINY_CLIP_CONFIG)

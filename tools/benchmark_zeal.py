@@ -4,7 +4,7 @@
     python tools/benchmark_zeal.py                       # all sections, CPU
     python tools/benchmark_zeal.py --sections lvlm --lvlm-size llava-7b --device cuda   # real-size, random weights
 
-* ``synthetic``: ground-truth-shaped start/end curves plus noise (zeetad/zeal/synthetic_curves.py) over the
+* ``synthetic``: ground-truth-shaped start/end curves plus noise (zeetad/testing/synthetic_curves.py) over the
   real THUMOS14 test annotations, scored classes = the unseen classes of the chosen split; mAP for ZEAL's
   oracle class labels and for a top-k filter on synthetic actionness, averaged over --seeds.
 * ``intervals``: wall time of the interval stage over every THUMOS14 test video (3 kept classes per video,
@@ -69,7 +69,7 @@ def test_set(args, scored_only: bool):
 def bench_synthetic(args) -> dict:
     import numpy as np
 
-    from zeetad.zeal.synthetic_eval import evaluate_synthetic
+    from zeetad.testing.synthetic_eval import evaluate_synthetic
     gt, classes, durations = test_set(args, scored_only=True)
     rows = []
     for noise in args.noises:
@@ -94,8 +94,8 @@ def bench_synthetic(args) -> dict:
 
 def bench_intervals(args) -> dict:
     from zeetad.zeal.interval_nms import localize_curves
-    from zeetad.zeal.synthetic_curves import synthetic_dataset_curves
-    from zeetad.zeal.synthetic_eval import pick_classes
+    from zeetad.testing.synthetic_curves import synthetic_dataset_curves
+    from zeetad.testing.synthetic_eval import pick_classes
     gt, classes, durations = test_set(args, scored_only=False)
     curves = synthetic_dataset_curves(gt, classes, durations, fps=1.0, noise=0.3, seed=0)
     out = {}
@@ -127,7 +127,7 @@ def bench_lvlm(args) -> dict:
     from zeetad.zeal.lvlm_scorer import YesNoScorer
     from zeetad.zeal.lvlm_stage import video_questions
     from zeetad.zeal.queries import template_queries
-    from zeetad.zeal.tiny_lvlm import make_tiny_lvlm
+    from zeetad.testing.tiny_lvlm import make_tiny_lvlm
     with tempfile.TemporaryDirectory() as tmp:
         tic = time.perf_counter()
         if args.lvlm_size == 'tiny':

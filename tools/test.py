@@ -1,48 +1,15 @@
 #!/usr/bin/env python
-"""Test a trained zeetad model on the configured (zero-shot) test set.
+"""``zeetad test``, mmdetection style: ``python tools/test.py ARGS`` (the job lives in zeetad/cli/test.py).
 
-    python tools/test.py CONFIG CHECKPOINT [--work-dir D] [--out PRED.json] [--cfg-options k=v ...]
-    torchrun --nproc_per_node=N tools/test.py CONFIG CHECKPOINT --launcher pytorch   # or tools/dist_test.sh
-
-With N processes each tests 1/N of the windows; the predictions of all ranks are gathered before the metric,
-which equals the single-process one.
+Test a trained zeetad model on the configured (zero-shot) test set.
+Options: ``python tools/test.py -h``.
 """
-import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a source checkout without pip install
 
-
-def parse_args(argv=None):
-    from zeetad.engine.cli import add_runtime_args, apply_launcher_env
-    p = argparse.ArgumentParser(description='Test a zeetad model')
-    p.add_argument('config', help='config file')
-    p.add_argument('checkpoint', help='checkpoint file (use "none" for training-free models such as ZEAL)')
-    p.add_argument('--work-dir', help='where results go (default: work_dirs/<config name>)')
-    p.add_argument('--out', help='write detections in the official ActivityNet results format to this file')
-    add_runtime_args(p)
-    return apply_launcher_env(p.parse_args(argv))
-
-
-def main(argv=None):
-    args = parse_args(argv)
-    from zeetad.engine.distributed import distributed_job
-    from zeetad.engine.runner_setup import build_runner, load_config
-    cfg = load_config(args.config, args.cfg_options, work_dir=args.work_dir, launcher=args.launcher)
-    cfg.load_from = None if args.checkpoint.lower() == 'none' else args.checkpoint
-    if args.out:
-        evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
-        evaluators[0]['out_file'] = args.out
-    with distributed_job():  # a rank that stops responding: an error naming it after env_cfg.dist_cfg.timeout
-        runner = build_runner(cfg, stage='test')
-        metrics = runner.test()
-    return metrics
-
+from zeetad.cli.test import cli, main, parse_args  # noqa: E402,F401  (tests import main / parse_args)
 
 if __name__ == '__main__':
-    from zeetad.engine.checkpoint_io import CheckpointError
-    try:
-        main()
-    except CheckpointError as exc:  # unreadable, or trained with another config: no traceback needed
-        sys.exit(f'error: {exc}')
+    sys.exit(cli(prog='tools/test.py'))

@@ -40,7 +40,7 @@ def plan_jobs(cfg, video_paths: dict, fps: float, max_videos=None):
 
     from zeetad.registry import DATASETS, MODELS
     from zeetad.zeal.lvlm_stage import LVLMJob
-    from zeetad.zeal.synthetic_curves import num_frames
+    from zeetad.video.decode import sample_count
     dataset = DATASETS.build(dict(cfg.test_dataloader.dataset, verbose=False))
     model = MODELS.build(cfg.model).eval()
     jobs, missing = [], []
@@ -51,7 +51,7 @@ def plan_jobs(cfg, video_paths: dict, fps: float, max_videos=None):
         if vid not in video_paths:
             missing.append(vid)
             continue
-        times = np.arange(num_frames(float(sample['duration']), fps)) / fps
+        times = np.arange(sample_count(float(sample['duration']), fps)) / fps
         key = model.batch_feature_key(inputs)
         feats = model.frame_features(sample, None if key is None else inputs[key], times)
         classes = list(sample['classes'])

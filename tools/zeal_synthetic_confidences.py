@@ -5,7 +5,7 @@
 
 For every test video of the config's dataset, writes start/end P(yes) curves for all scored classes
 (Gaussian bumps at each instance's start/end plus relative noise ``--noise``; see
-zeetad/zeal/synthetic_curves.py) into the HDF5 the config's model reads (``model.confidences_file``).
+zeetad/testing/synthetic_curves.py) into the HDF5 the config's model reads (``model.confidences_file``).
 It also writes the template queries file (``model.queries_file``) when it is missing. These are
 synthetic *oracle-shaped* inputs for testing the pipeline, not an LVLM's output.
 """
@@ -36,7 +36,7 @@ def main(argv=None) -> str:
     from zeetad.registry import DATASETS
     from zeetad.zeal.confidence_store import ConfidenceStore
     from zeetad.zeal.queries import save_queries, template_queries
-    from zeetad.zeal.synthetic_curves import synthetic_dataset_curves
+    from zeetad.testing.synthetic_curves import synthetic_dataset_curves
     import zeetad.datasets  # noqa: F401
 
     cfg = load_config(args.config, args.cfg_options)

@@ -45,6 +45,9 @@ PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDUL
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['zeetad.evaluation.tad_metric'])
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS, locations=['zeetad.engine'])
 WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, locations=['zeetad.models'])
+# Readers of a feature-stream config's ``format`` (npy folder, HDF5 file, ...) and of ``ann_format``.
+FEATURE_STORES = Registry('feature store', locations=['zeetad.datasets.feature_store'])
+ANNOTATION_LOADERS = Registry('annotation loader', locations=['zeetad.datasets.annotations'])
 # Visualisation (timelines, AP plots, TensorBoard) lives in zeetad.visualization.
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS, locations=['zeetad.visualization'])
 VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS, locations=['zeetad.visualization'])

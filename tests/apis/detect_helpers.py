@@ -34,7 +34,7 @@ def write_video(path: str, seconds: float, fps: int = 4, size=(64, 48), seed: in
 
 
 def text_encoder(clip_ckpt: str) -> dict:
-    from zeetad.text import TINY_CLIP_CONFIG
+    from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
     return dict(_delete_=True, type='CLIPTextEncoder', model_name='zeetad-tiny-clip',
                 model_config_file=TINY_CLIP_CONFIG, pretrained=clip_ckpt, num_adapter_blocks=1, adapter_width=16)
 

@@ -153,7 +153,7 @@ def test_folder_with_one_unreadable_video_does_the_others(setup, capsys, tmp_pat
 
 
 def test_checkpoint_with_another_text_encoder(setup, capsys, tmp_path):
-    from zeetad.text.tiny_clip import make_random_clip_checkpoint
+    from zeetad.testing.tiny_clip import make_random_clip_checkpoint
     other_clip = make_random_clip_checkpoint(str(tmp_path / 'other_clip.pt'), seed=1)
     other_cfg = write_zeetad_config(str(tmp_path / 'other.py'), other_clip)
     other_ckpt = write_zeetad_checkpoint(str(tmp_path / 'other.pth'), other_cfg)

@@ -22,7 +22,7 @@ def tool(name):
 @pytest.fixture(scope='module')
 def zeal_run(tmp_path_factory, tiny_clip_ckpt):
     pytest.importorskip('transformers')
-    from zeetad.zeal.tiny_lvlm import make_tiny_lvlm
+    from zeetad.testing.tiny_lvlm import make_tiny_lvlm
     root = tmp_path_factory.mktemp('zeal_detect')
     (root / 'videos').mkdir()
     write_video(str(root / 'videos' / 'clip_a.mp4'), 12.0, seed=3)

@@ -34,17 +34,21 @@ def test_time_calls_runs_warmup_then_repeats():
 
 
 def test_peak_memory_cpu_measures_each_block_from_its_own_baseline():
-    with peak_memory('cpu') as first:
-        big = torch.ones(64 * 2**20)  # 256 MiB, every page touched
-        del big
-    with peak_memory('cpu') as second:
-        small = torch.ones(32 * 2**20)  # 128 MiB
-        del small
-    assert 250 <= first.delta_mib <= 300
-    if first.method.startswith('peak RSS'):  # high-water mark reset: the second block is not masked by the first
-        assert 124 <= second.delta_mib <= 170
-    else:
-        assert second.delta_mib >= 0
+    """Relations that hold on any machine (no absolute RSS range): written pages are resident, a later smaller
+    block is measured from its own baseline (about half the first, not masked by it), an empty block is ~0."""
+    def block(mib: int):
+        with peak_memory('cpu') as rec:
+            data = torch.ones(mib * 2**18)  # float32: `mib` MiB, every page written
+            del data
+        return rec
+
+    big, small, empty = block(256), block(128), block(0)
+    if not big.method.startswith('peak RSS'):  # no high-water reset here: only a lower bound is promised
+        assert 'lower bound' in big.method and min(big.delta_mib, small.delta_mib, empty.delta_mib) >= 0
+        return
+    assert big.delta_mib >= 0.97 * 256  # all 256 MiB were written, so at least that much was resident
+    assert 0.4 <= small.delta_mib / big.delta_mib <= 0.6, (small.delta_mib, big.delta_mib)
+    assert empty.delta_mib < 0.1 * big.delta_mib, (empty.delta_mib, big.delta_mib)
 
 
 def test_saved_tensors_counts_activations_once_and_skips_parameters():

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from zeetad.evaluation.detection_map import ACTIVITYNET_TIOUS, average_precision_detection, evaluate_detections
 from zeetad.evaluation.ranking import interpolated_ap
-from zeetad.evaluation.reference import loop_average_precision, loop_evaluate_detections, loop_interpolated_ap
+from zeetad.testing.reference import loop_average_precision, loop_evaluate_detections, loop_interpolated_ap
 
 
 def gt_(label, s, e):

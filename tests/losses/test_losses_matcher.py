@@ -5,7 +5,8 @@ import math
 import pytest
 import torch
 
-from zeetad.models.losses import HungarianMatcher, focal_class_cost, segment_cw_to_t1t2, segment_iou
+from zeetad.models.losses import HungarianMatcher, focal_class_cost
+from zeetad.structures.segments import segment_cw_to_t1t2, segment_iou
 from zeetad.registry import MODELS
 
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 from mmengine import dist
 
-from zeetad.models.losses import HungarianMatcher, SetCriterion, actionness_targets, segment_cw_to_t1t2, segment_iou
+from zeetad.models.losses import HungarianMatcher, SetCriterion, actionness_targets
+from zeetad.structures.segments import segment_cw_to_t1t2, segment_iou
 from zeetad.registry import MODELS
 
 

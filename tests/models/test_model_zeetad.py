@@ -10,7 +10,7 @@ from mmengine.runner.checkpoint import load_checkpoint, save_checkpoint
 import zeetad.engine  # noqa: F401
 from zeetad.datasets import TADDataset, tad_collate
 from zeetad.registry import MODELS
-from zeetad.text import TINY_CLIP_CONFIG
+from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
 from testing_utils import ROOT
 
 SPLIT = dict(mode='zero_shot', root=str(ROOT / 'data' / 'splits'), dataset='THUMOS14', ratio=75, index=0)

@@ -1,7 +1,7 @@
 """Text fixtures (the tiny random CLIP checkpoint itself lives in tests/conftest.py)."""
 import pytest
 
-from zeetad.text import TINY_CLIP_CONFIG
+from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
 
 THUMOS14_CLASSES = [
     'BaseballPitch', 'BasketballDunk', 'Billiards', 'CleanAndJerk', 'CliffDiving', 'CricketBowling',

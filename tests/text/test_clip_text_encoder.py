@@ -5,8 +5,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zeetad.text import (TINY_CLIP_CONFIG, CLIPTextEncoder, build_random_clip, make_random_clip_checkpoint,
-                         register_model_config)
+from zeetad.text import CLIPTextEncoder, register_model_config
+from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG, build_random_clip, make_random_clip_checkpoint
 
 NAMES = ['HighJump', 'CleanAndJerk', 'Applying sunscreen', 'BMX', 'PoleVault']
 

@@ -5,7 +5,8 @@ import torch
 from mmengine.registry import DefaultScope
 from mmengine.runner.checkpoint import load_state_dict as mmengine_load_state_dict
 
-from zeetad.text import TINY_CLIP_CONFIG, encode_class_names
+from zeetad.text import encode_class_names
+from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
 
 NAMES = ['HighJump', 'LongJump', 'CleanAndJerk']
 

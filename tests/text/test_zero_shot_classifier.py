@@ -11,7 +11,7 @@ from mmengine.registry import DefaultScope
 
 from zeetad.models.classifiers import ZeroShotProposalClassifier, prior_logit_bias
 from zeetad.registry import MODELS
-from zeetad.text import TINY_CLIP_CONFIG
+from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
 
 SEEN = ['HighJump', 'LongJump', 'CleanAndJerk']
 UNSEEN = ['PoleVault', 'Applying sunscreen', 'BMX', 'ThrowDiscus', 'Rock-paper-scissors', 'Diving', 'YoYo']

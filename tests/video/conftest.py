@@ -7,7 +7,7 @@ from fractions import Fraction
 import pytest
 from video_factory import CORRUPT, VIDEOS, write_video
 
-from zeetad.text.tiny_clip import TINY_CLIP_CONFIG, make_random_clip_checkpoint
+from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG, make_random_clip_checkpoint
 
 
 @pytest.fixture(scope='session')

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from zeetad.text.tiny_clip import TINY_CLIP_CONFIG
+from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
 from zeetad.video.clip_image import ClipImageEncoder, FramePreprocessor, normalize_frames
 
 

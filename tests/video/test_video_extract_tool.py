@@ -14,7 +14,7 @@ import torch
 from video_factory import CORRUPT, VIDEOS
 
 from zeetad.datasets.feature_store import HDF5FeatureStore
-from zeetad.text.tiny_clip import TINY_CLIP_CONFIG
+from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
 from zeetad.video import feature_file
 from zeetad.video.decode import iter_frames
 from zeetad.video.feature_file import complete_ids, find_shards

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from zeetad.evaluation import evaluate_detections
-from zeetad.visualization import (PR_SIZE_PX, class_ap_size_px, interpolated_ap, mean_precision_curve,
+from zeetad.evaluation.ranking import curve_ap
+from zeetad.visualization import (PR_SIZE_PX, class_ap_size_px, mean_precision_curve,
                                   plot_class_ap, plot_pr_curves, plot_timeline, png_size, precision_recall,
                                   timeline_classes, timeline_size_px)
 
@@ -77,7 +78,7 @@ def test_pr_curves_reproduce_the_evaluator_ap_exactly():
             curve = pr['curves'][key][c]
             assert np.all(np.diff(curve['scores']) <= 0)
             assert np.all(np.diff(curve['recall']) >= 0) and curve['recall'][-1] <= 1.0
-            assert interpolated_ap(curve['precision'], curve['recall']) == pytest.approx(
+            assert curve_ap(curve['precision'], curve['recall']) == pytest.approx(
                 result['per_class'][c][j], abs=1e-12)
 
 
@@ -91,7 +92,7 @@ def test_mean_precision_curve_by_hand():
     np.testing.assert_allclose(curve['recall'], [0.5, 0.5, 1.0])
     mean = mean_precision_curve(pr, recall_levels=5)  # recall 0, .25, .5, .75, 1
     np.testing.assert_allclose(mean['precision']['0.5'], [1.0, 1.0, 1.0, 2 / 3, 2 / 3])
-    assert interpolated_ap(curve['precision'], curve['recall']) == pytest.approx(0.5 + 0.5 * 2 / 3)
+    assert curve_ap(curve['precision'], curve['recall']) == pytest.approx(0.5 + 0.5 * 2 / 3)
 
 
 def test_pr_and_class_ap_figures(tmp_path):

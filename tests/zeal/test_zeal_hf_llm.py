@@ -11,7 +11,7 @@ def tiny_llm_dir(tmp_path_factory):
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from zeetad.zeal.tiny_lvlm import build_word_tokenizer
+    from zeetad.testing.tiny_lvlm import build_word_tokenizer
     tok = build_word_tokenizer()
     tok.chat_template = ("{% for m in messages %}{{ m['role'].upper() }}: {{ m['content'] }}\n{% endfor %}"
                          "{% if add_generation_prompt %}ASSISTANT:{% endif %}")

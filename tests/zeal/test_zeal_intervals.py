@@ -142,7 +142,7 @@ def test_localize_curves_batch_equals_one_by_one():
 
 def test_synthetic_map_falls_smoothly_with_noise():
     from zeetad.datasets.annotations import load_annotations, to_ground_truth
-    from zeetad.zeal.synthetic_eval import evaluate_synthetic
+    from zeetad.testing.synthetic_eval import evaluate_synthetic
     recs = [r for r in load_annotations('data/thumos14/annotations/thumos14.json') if r.subset.lower() == 'test']
     classes = ['HammerThrow', 'PoleVault', 'ThrowDiscus']
     recs = [r for r in recs if any(i.label in classes for i in r.instances)][::3]

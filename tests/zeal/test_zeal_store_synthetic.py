@@ -3,9 +3,9 @@ import h5py
 import numpy as np
 import pytest
 
+from zeetad.testing.synthetic_curves import CurveModel, synthetic_dataset_curves, synthetic_video_curves, video_rng
+from zeetad.video.decode import sample_count
 from zeetad.zeal.confidence_store import ConfidenceStore
-from zeetad.zeal.synthetic_curves import (CurveModel, num_frames, synthetic_dataset_curves, synthetic_video_curves,
-                                          video_rng)
 
 
 def test_store_roundtrip_and_incomplete_entries(tmp_path):
@@ -38,7 +38,7 @@ def test_store_roundtrip_and_incomplete_entries(tmp_path):
 
 
 def test_synthetic_curves_shapes_peaks_and_noise():
-    assert num_frames(10.0, 1.0) == 10 and num_frames(10.2, 1.0) == 11 and num_frames(0.1, 1.0) == 1
+    assert sample_count(10.0, 1.0) == 10 and sample_count(10.2, 1.0) == 11 and sample_count(0.1, 1.0) == 1
     conf, act = synthetic_video_curves(40.0, [(5.0, 12.0, 1)], 3, fps=1.0, noise=0.0, rng=video_rng(0, 'v'))
     assert conf.shape == (40, 3, 2) and act.shape == (3, 40)
     assert conf[:, 1, 0].argmax() == 5 and conf[:, 1, 1].argmax() == 12

@@ -15,8 +15,7 @@ from .errors import DetectError, MissingFeaturesError, VideoReadError
 from .features import ClipSpec, SourceKeyedStore, extract_clip_cached
 from .inference import StreamSpec, VideoMeta
 
-REPO_ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), '..', '..'))
-DEFAULT_ZEAL_CONFIG = os.path.join(REPO_ROOT, 'configs', 'zeal', 'zeal_thumos14.py')
+DEFAULT_ZEAL_CONFIG = 'zeal/zeal_thumos14.py'  # shipped with the package (zeetad.utils.resources)
 
 
 @dataclass
@@ -225,7 +224,9 @@ def detect_videos(source: str, classes, *, config: Optional[str] = None, checkpo
     """
     from .model_loading import load_detect_config
     names = parse_class_names(classes)
-    config = config or (DEFAULT_ZEAL_CONFIG if zeal else None)
+    if not config and zeal:
+        from zeetad.utils.resources import shipped_config
+        config = shipped_config(DEFAULT_ZEAL_CONFIG)
     if not config:
         raise DetectError('pass --config CFG --checkpoint CKPT (a trained ZEETAD), or --zeal (training-free)')
     from zeetad.engine.config_check import ConfigError, validate_config

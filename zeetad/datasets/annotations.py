@@ -1,7 +1,11 @@
-"""ActivityNet-style annotation files (the official v1.3 file and ActionFormer's THUMOS14 file).
+"""Annotation files -> :class:`VideoRecord` lists, one registered loader per file format.
 
-Layout: ``{"database": {video_id: {"subset", "duration", ["fps"], "annotations": [{"label", "segment": [s, e]}]}}}``
-with segments in seconds. Everything downstream works on :class:`VideoRecord`.
+Loaders are registered in ``ANNOTATION_LOADERS`` under the name a dataset config gives as ``ann_format``
+(a function ``(path, subsets) -> list[VideoRecord]``, ``subsets`` a set of lower-case subset names or None
+for all, raising :class:`AnnotationError` naming the file and video); a new
+format is one registered function. Shipped: ``'activitynet'``, the ActivityNet-style JSON of the official
+v1.3 file and ActionFormer's THUMOS14 file: ``{"database": {video_id: {"subset", "duration", ["fps"],
+"annotations": [{"label", "segment": [s, e]}]}}}`` with segments in seconds.
 """
 from __future__ import annotations
 
@@ -10,6 +14,9 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
+
+from zeetad.registry import ANNOTATION_LOADERS
+from zeetad.utils.suggest import did_you_mean
 
 
 class AnnotationError(ValueError):
@@ -68,11 +75,26 @@ def _parse_video(path: str, video_id: str, entry: dict) -> VideoRecord:
     return VideoRecord(video_id, subset, duration, fps, instances)
 
 
-def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None) -> list[VideoRecord]:
-    """Read an ActivityNet-style JSON file, keeping the given subsets (all when None), sorted by video id."""
+def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None,
+                     ann_format: str = 'activitynet') -> list[VideoRecord]:
+    """Read an annotation file with the loader registered as ``ann_format``, keeping the given subsets (all
+    when None, case-insensitive), sorted by video id."""
     path = str(path)
+    loader = ANNOTATION_LOADERS.get(ann_format) if isinstance(ann_format, str) else None
+    if loader is None:
+        names = sorted(ANNOTATION_LOADERS.module_dict)
+        raise AnnotationError(f'{path}: ann_format must be one of {names}, got {ann_format!r}'
+                              f'{did_you_mean(ann_format, names)}')
     if not Path(path).is_file():
         raise FileNotFoundError(f'annotation file not found: {path}')
+    wanted = None if subsets is None else {s.lower() for s in subsets}
+    return sorted(loader(path, wanted), key=lambda r: r.video_id)
+
+
+@ANNOTATION_LOADERS.register_module(name='activitynet')
+def load_activitynet_json(path: str, subsets: Optional[set] = None) -> list[VideoRecord]:
+    """The videos of ``subsets`` (lower-case; all when None) of an ActivityNet-style JSON file (see above).
+    Entries of other subsets are not parsed."""
     repeated: set = set()
     with open(path) as f:
         try:
@@ -86,14 +108,8 @@ def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None) 
     if twice:  # json keeps the last entry of a repeated key: the first one would vanish without a word
         raise AnnotationError(f'{path}: video {twice[0]!r} has more than one entry in "database" '
                               f'({len(twice)} repeated video ids: {twice[:5]})')
-    wanted = None if subsets is None else {s.lower() for s in subsets}
-    records = []
-    for video_id in sorted(database):
-        entry = database[video_id]
-        if wanted is not None and str(entry.get('subset', '')).lower() not in wanted:
-            continue
-        records.append(_parse_video(path, video_id, entry))
-    return records
+    return [_parse_video(path, video_id, entry) for video_id, entry in sorted(database.items())
+            if subsets is None or str(entry.get('subset', '')).lower() in subsets]
 
 
 def _dict_noting_repeats(pairs: list, repeated: set) -> dict:

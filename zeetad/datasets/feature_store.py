@@ -1,7 +1,9 @@
 """Per-video feature readers: a folder of ``.npy`` files or one HDF5 file with a dataset per video.
 
-Both return ``(T, C)`` arrays. HDF5 handles are opened lazily in each process (h5py files do not survive
-``fork``), and ``.npy`` files are memory-mapped so a window reads only its slice.
+Each reader is registered in ``FEATURE_STORES`` under the ``format`` names a config uses, and says which config
+keys it takes, which key locates its files and how to read the stored feature width: a new format is one
+registered class. All return ``(T, C)`` arrays. HDF5 handles are opened lazily in each process (h5py files do
+not survive ``fork``), and ``.npy`` files are memory-mapped so a window reads only its slice.
 """
 from __future__ import annotations
 
@@ -10,12 +12,12 @@ from typing import Optional
 
 import numpy as np
 
-from zeetad.utils.suggest import unknown_keys
+from zeetad.registry import FEATURE_STORES
+from zeetad.utils.lazy_h5 import LazyH5File
+from zeetad.utils.suggest import did_you_mean, unknown_keys
 
-# Keys of a feature-stream config per format; ``dim`` and ``timebase`` describe the stream, not the files.
-STORE_KEYS = {'npy': ('format', 'root', 'prefix', 'suffix', 'mmap', 'dim', 'timebase'),
-              'hdf5': ('format', 'path', 'prefix', 'suffix', 'dim', 'timebase')}
-STORE_KEYS['h5'] = STORE_KEYS['hdf5']
+# Keys of every feature-stream config: they describe the stream, not the files, and are not the reader's.
+STREAM_KEYS = ('format', 'dim', 'timebase')
 
 
 class FeatureReadError(ValueError):
@@ -23,7 +25,19 @@ class FeatureReadError(ValueError):
 
 
 class FeatureStore:
-    """Common interface: ``load(video_id, start, stop) -> (T, C)``, ``shape(video_id)``, ``path_of``, ``has``."""
+    """Common interface: ``load(video_id, start, stop) -> (T, C)``, ``shape(video_id)``, ``path_of``, ``has``.
+
+    A registered subclass also sets ``location`` (the config key of its folder or file, a required argument
+    of ``__init__``, whose other arguments are the config keys it accepts) and ``location_kind`` (for errors),
+    and implements :meth:`stored_dim`.
+    """
+    location: str = ''
+    location_kind: str = ''
+
+    @classmethod
+    def stored_dim(cls, spec: dict) -> Optional[int]:
+        """Last dim of one stored array of the stream ``spec`` (cheap), or None if there is nothing to read."""
+        return None
 
     def load(self, video_id: str, start: Optional[int] = None, stop: Optional[int] = None) -> np.ndarray:
         """Rows ``[start, stop)`` of a video's features (all rows by default), reading only those rows."""
@@ -42,7 +56,9 @@ class FeatureStore:
         return {}
 
 
+@FEATURE_STORES.register_module(name='npy')
 class NpyFeatureStore(FeatureStore):
+    location, location_kind = 'root', 'feature folder'
 
     def __init__(self, root: str, prefix: str = '', suffix: str = '.npy', mmap: bool = True):
         if not os.path.isdir(root):
@@ -72,26 +88,36 @@ class NpyFeatureStore(FeatureStore):
     def shape(self, video_id: str) -> tuple:
         return self._open(video_id).shape  # reads the .npy header only
 
+    @classmethod
+    def stored_dim(cls, spec: dict) -> Optional[int]:
+        root, prefix, suffix = spec.get('root'), spec.get('prefix', '') or '', spec.get('suffix', '.npy')
+        if not root or not os.path.isdir(root):
+            return None
+        for name in sorted(os.listdir(root)):
+            if name.endswith(suffix) and name.startswith(prefix):
+                path = os.path.join(root, name)
+                try:
+                    return int(np.load(path, mmap_mode='r').shape[-1])
+                except (ValueError, EOFError, OSError) as exc:
+                    raise ValueError(f'{path}: unreadable .npy file ({type(exc).__name__}: {exc})') from None
+        return None
 
-class HDF5FeatureStore(FeatureStore):
+
+@FEATURE_STORES.register_module(name=['hdf5', 'h5'])
+class HDF5FeatureStore(LazyH5File, FeatureStore):
+    location, location_kind = 'path', 'HDF5 file'
 
     def __init__(self, path: str, prefix: str = '', suffix: str = ''):
         if not os.path.isfile(path):
             raise FileNotFoundError(f'HDF5 feature file not found: {path}')
         self.path, self.prefix, self.suffix = path, prefix, suffix
-        self._file = None
-        self._pid: Optional[int] = None
 
-    def _handle(self):
-        import h5py
-        if self._file is None or self._pid != os.getpid():
-            try:
-                self._file = h5py.File(self.path, 'r')
-            except OSError as exc:  # not HDF5, or cut short (an interrupted copy)
-                raise FeatureReadError(f'{self.path}: not a readable HDF5 feature file '
-                                       f'({os.path.getsize(self.path)} bytes; {exc})') from None
-            self._pid = os.getpid()
-        return self._file
+    def _open(self):
+        try:
+            return super()._open()
+        except OSError as exc:  # not HDF5, or cut short (an interrupted copy)
+            raise FeatureReadError(f'{self.path}: not a readable HDF5 feature file '
+                                   f'({os.path.getsize(self.path)} bytes; {exc})') from None
 
     def key_of(self, video_id: str) -> str:
         return f'{self.prefix}{video_id}{self.suffix}'
@@ -123,11 +149,34 @@ class HDF5FeatureStore(FeatureStore):
     def attrs(self) -> dict:
         return dict(self._handle().attrs)
 
-    def __getstate__(self):
-        # Worker processes reopen the file themselves.
-        state = dict(self.__dict__)
-        state['_file'] = None
-        return state
+    @classmethod
+    def stored_dim(cls, spec: dict) -> Optional[int]:
+        path = spec.get('path')
+        if not path or not os.path.isfile(path):
+            return None
+        import h5py
+        try:
+            with h5py.File(path, 'r') as f:
+                for name in f:
+                    if hasattr(f[name], 'shape'):
+                        return int(f[name].shape[-1])
+        except OSError as exc:
+            raise ValueError(f'{path}: not a readable HDF5 feature file ({exc})') from None
+        return None
+
+
+def store_class(fmt: str) -> type:
+    """The registered reader of ``format=fmt`` (KeyError naming the registered formats if none)."""
+    cls = FEATURE_STORES.get(fmt) if isinstance(fmt, str) else None
+    if cls is None:
+        names = sorted(FEATURE_STORES.module_dict)
+        raise KeyError(f'must be one of {names}, got {fmt!r}{did_you_mean(fmt, names)}')
+    return cls
+
+
+def _reader_keys(cls: type) -> tuple:
+    import inspect
+    return tuple(p for p in inspect.signature(cls.__init__).parameters if p != 'self')
 
 
 def store_problems(cfg, key: str) -> list[str]:
@@ -136,13 +185,15 @@ def store_problems(cfg, key: str) -> list[str]:
     if not isinstance(cfg, dict):
         return [f'{key}: expected a dict such as dict(format="npy", root=...), got {cfg!r}']
     fmt = cfg.get('format', 'npy')
-    if fmt not in STORE_KEYS:
-        return [f'{key}.format: must be "npy" or "hdf5", got {fmt!r}']
-    problems = unknown_keys(cfg, STORE_KEYS[fmt], key)
-    where = 'root' if fmt == 'npy' else 'path'
+    try:
+        cls = store_class(fmt)
+    except KeyError as exc:
+        return [f'{key}.format: {exc.args[0]}']
+    problems = unknown_keys(cfg, STREAM_KEYS + _reader_keys(cls), key)
+    where = cls.location
     if not isinstance(cfg.get(where), str):
-        problems.append(f'{key}.{where}: the {"feature folder" if fmt == "npy" else "HDF5 file"} is required '
-                        f'for format {fmt!r}, got {cfg.get(where)!r}')
+        problems.append(f'{key}.{where}: the {cls.location_kind} is required for format {fmt!r}, '
+                        f'got {cfg.get(where)!r}')
     dim = cfg.get('dim')
     if dim is not None and (not isinstance(dim, int) or isinstance(dim, bool) or dim < 1):
         problems.append(f'{key}.dim: must be a positive integer, got {dim!r}')
@@ -152,12 +203,10 @@ def store_problems(cfg, key: str) -> list[str]:
 
 
 def build_feature_store(cfg: dict, key: str) -> FeatureStore:
-    """``dict(format='npy', root=..., prefix='', suffix='.npy')`` or ``dict(format='hdf5', path=...)``."""
+    """The registered reader of ``cfg['format']`` (default ``'npy'``), e.g. ``dict(format='npy', root=...,
+    prefix='', suffix='.npy')`` or ``dict(format='hdf5', path=...)``; problems raise ValueError naming ``key``."""
     problems = store_problems(cfg, key)
     if problems:
         raise ValueError('; '.join(problems))
-    cfg = dict(cfg)
-    fmt = cfg.pop('format', 'npy')
-    for meta in ('dim', 'timebase'):
-        cfg.pop(meta, None)
-    return NpyFeatureStore(**cfg) if fmt == 'npy' else HDF5FeatureStore(**cfg)
+    cls = store_class(cfg.get('format', 'npy'))
+    return cls(**{k: v for k, v in cfg.items() if k not in STREAM_KEYS})

@@ -13,7 +13,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
-from zeetad.registry import DATASETS, TRANSFORMS
+from zeetad.registry import ANNOTATION_LOADERS, DATASETS, TRANSFORMS
 from zeetad.utils.suggest import did_you_mean, is_number
 from .annotations import VideoRecord, load_annotations, to_ground_truth
 from .feature_store import build_feature_store, store_problems
@@ -27,7 +27,9 @@ from .windows import enumerate_windows, window_instances
 @DATASETS.register_module()
 class TADDataset(BaseDataset):
     """Args:
-        ann_file: ActivityNet-style JSON.
+        ann_file: the annotation file.
+        ann_format: its loader in ``ANNOTATION_LOADERS`` (:mod:`zeetad.datasets.annotations`); default
+            ``'activitynet'`` (ActivityNet-style JSON).
         subset: subset name(s) to read, e.g. ``'Validation'`` (THUMOS14 train) or ``'Test'``.
         role: ``'train'`` keeps the split's train classes, ``'test'`` scores its test classes.
         split: see :func:`zeetad.datasets.splits.resolve_split` (``None``: closed set).
@@ -61,13 +63,15 @@ class TADDataset(BaseDataset):
                  on_missing_features: str = 'error',
                  length_tolerance: Optional[float] = 0.1,
                  max_videos: Optional[int] = None,
+                 ann_format: str = 'activitynet',
                  pipeline: Sequence = (dict(type='PackTADInputs'),),
                  verbose: bool = True,
                  **kwargs):
         problems = dataset_problems(dict(
             role=role, on_missing_features=on_missing_features, eval_videos=eval_videos, window_size=window_size,
             window_overlap=window_overlap, resize_length=resize_length, min_coverage=min_coverage, split=split,
-            loc_features=loc_features, clip_features=clip_features, length_tolerance=length_tolerance))
+            loc_features=loc_features, clip_features=clip_features, length_tolerance=length_tolerance,
+            ann_format=ann_format))
         if problems:
             raise ValueError(f'{ann_file}: ' + '; '.join(problems))
         if (split or {}).get('eval_videos') is not None:  # the split applies to every dataset: it wins
@@ -80,7 +84,7 @@ class TADDataset(BaseDataset):
         self.drop_empty_windows = (role == 'train') if drop_empty_windows is None else drop_empty_windows
         self.eval_videos, self.blocked_videos = eval_videos, set(blocked_videos)
         self.on_missing_features, self.max_videos, self.verbose = on_missing_features, max_videos, verbose
-        self.length_tolerance = length_tolerance
+        self.length_tolerance, self.ann_format = length_tolerance, ann_format
         pipeline = [TRANSFORMS.build(t) if isinstance(t, dict) else t for t in pipeline]
         super().__init__(ann_file=ann_file, pipeline=pipeline, serialize_data=False, **kwargs)
 
@@ -91,7 +95,7 @@ class TADDataset(BaseDataset):
 
     # ------------------------------------------------------------------ building the item list
     def load_data_list(self) -> list[dict]:
-        all_records = load_annotations(self.ann_file)
+        all_records = load_annotations(self.ann_file, ann_format=self.ann_format)
         all_classes = sorted({i.label for r in all_records for i in r.instances})
         split = resolve_split(self.split_cfg, all_classes)
         classes = split.train_classes if self.role == 'train' else split.test_classes
@@ -269,6 +273,10 @@ def dataset_problems(cfg: dict, key: str = 'dataset') -> list[str]:
         if not is_number(value) or not ok(value):
             problems.append(f'{key}.{name}: must be a number {span}, got {value!r}')
     problems += split_problems(cfg.get('split'), f'{key}.split')
+    fmt = cfg.get('ann_format', 'activitynet')
+    if not isinstance(fmt, str) or ANNOTATION_LOADERS.get(fmt) is None:
+        names = sorted(ANNOTATION_LOADERS.module_dict)
+        problems.append(f'{key}.ann_format: must be one of {names}, got {fmt!r}{did_you_mean(fmt, names)}')
     for stream in ('loc_features', 'clip_features'):
         spec = cfg.get(stream)
         if spec is None and stream == 'clip_features':

@@ -38,27 +38,12 @@ def _find(cfg, key: str, path: str = 'model'):
 
 def _feature_dim_on_disk(spec: dict) -> Optional[int]:
     """Last dim of one stored feature array (cheap: an npy header or one HDF5 dataset's shape)."""
-    import numpy as np
-    fmt = spec.get('format', 'npy')
-    if fmt == 'npy' and spec.get('root') and osp.isdir(spec['root']):
-        suffix = spec.get('suffix', '.npy')
-        for name in sorted(os.listdir(spec['root'])):
-            if name.endswith(suffix) and name.startswith(spec.get('prefix', '') or ''):
-                path = osp.join(spec['root'], name)
-                try:
-                    return int(np.load(path, mmap_mode='r').shape[-1])
-                except (ValueError, EOFError, OSError) as exc:
-                    raise ValueError(f'{path}: unreadable .npy file ({type(exc).__name__}: {exc})') from None
-    if fmt in ('hdf5', 'h5') and spec.get('path') and osp.isfile(spec['path']):
-        import h5py
-        try:
-            with h5py.File(spec['path'], 'r') as f:
-                for name in f:
-                    if hasattr(f[name], 'shape'):
-                        return int(f[name].shape[-1])
-        except OSError as exc:
-            raise ValueError(f'{spec["path"]}: not a readable HDF5 feature file ({exc})') from None
-    return None
+    from zeetad.datasets.feature_store import store_class
+    try:
+        cls = store_class(spec.get('format', 'npy'))
+    except KeyError:
+        return None  # an unknown format is reported by the stream check
+    return cls.stored_dim(spec)
 
 
 def check_data(cfg, stage: str, check) -> None:
@@ -98,9 +83,12 @@ def _looks_like_path(value) -> bool:
 
 
 def check_files(cfg, check) -> None:
+    from zeetad.utils.resources import resolve_config_path
     for key in ('pretrained', 'model_config_file'):
         for path, value in _find(cfg.get('model'), key):
-            if _looks_like_path(value) and not osp.exists(value):
+            # configs/... is also found among the configs shipped with zeetad (as open_clip_loader reads it)
+            found = resolve_config_path(value) if key == 'model_config_file' else value
+            if _looks_like_path(value) and not osp.exists(found):
                 check.error(path, f'file not found: {value}')
     load_from = cfg.get('load_from')
     if isinstance(load_from, str) and '://' not in load_from and not osp.isfile(load_from):

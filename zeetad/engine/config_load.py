@@ -78,8 +78,14 @@ def locate_syntax_error(path: str, seen: Optional[set] = None) -> Optional[str]:
 
 
 def read_config(path: str):
-    """``Config.fromfile(path)``; a config that cannot be read raises :class:`ConfigError` naming the file."""
+    """``Config.fromfile(path)``; a config that cannot be read raises :class:`ConfigError` naming the file.
+
+    ``configs/...`` not found under the working directory is read from the configs shipped with zeetad.
+    """
     from mmengine.config import Config
+
+    from zeetad.utils.resources import resolve_config_path
+    path = resolve_config_path(path)
     if not osp.isfile(path):
         raise FileNotFoundError(f'config file not found: {path}')
     try:

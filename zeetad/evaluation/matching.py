@@ -14,33 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def paired_tiou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """tIoU of row-aligned segment pairs.
-
-    Args:
-        a: ``(K, 2)`` segments ``[start, end]``.
-        b: ``(K, 2)`` segments.
-
-    Returns:
-        ``(K,)`` float64 tIoU. Lengths are clamped at 0 (an inverted segment
-        counts as zero-length) and a zero union gives 0, where the official
-        code divides by zero.
-    """
-    return _tiou(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
-
-
-def _tiou(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> np.ndarray:
-    inter = np.minimum(a1, b1)
-    inter -= np.maximum(a0, b0)
-    np.maximum(inter, 0.0, out=inter)
-    # (len_a + len_b) - inter: the official evaluator's operation order.
-    union = np.maximum(a1 - a0, 0.0)
-    union += np.maximum(b1 - b0, 0.0)
-    union -= inter
-    out = np.zeros(len(inter))
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
+from zeetad.structures.segments import paired_tiou
 
 
 def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -134,7 +108,7 @@ def greedy_match(
     gi = _ragged_arange(lo, counts)
     ps, pe = np.ascontiguousarray(pred_segments.T)
     gs, ge = np.ascontiguousarray(gt_segments.T)
-    tiou_all = _tiou(ps[pi], pe[pi], gs[gi], ge[gi])
+    tiou_all = paired_tiou(ps[pi], pe[pi], gs[gi], ge[gi])
     useful = tiou_all >= tiou_thresholds.min()
     pi, gi, tiou = pi[useful], gi[useful], tiou_all[useful]
     if len(pi) == 0:

@@ -49,6 +49,16 @@ def interpolated_ap(tp_seg: np.ndarray, tp_pos: np.ndarray, npos: np.ndarray, n_
     return np.bincount(tp_seg, weights=contrib, minlength=n_seg)
 
 
+def curve_ap(precision: np.ndarray, recall: np.ndarray) -> float:
+    """AP of one precision-recall curve ``(K,)``, ``(K,)``: the same VOC2011 all-point rule as
+    :func:`interpolated_ap`, from the curve a plot draws instead of the true-positive positions."""
+    mprec = np.concatenate(([0.0], np.asarray(precision, np.float64), [0.0]))
+    mrec = np.concatenate(([0.0], np.asarray(recall, np.float64), [1.0]))
+    mprec = np.maximum.accumulate(mprec[::-1])[::-1]
+    idx = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
+    return float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx]))
+
+
 def official_rank(labels: np.ndarray, scores: np.ndarray, num_classes: int) -> np.ndarray:
     """The official evaluator's ranking, grouped by class.
 

@@ -22,7 +22,7 @@ def encode_class_names(text_encoder_cfg: dict, class_names: Sequence[str],
         float32 array ``(K, D)``, rows L2-normalised.
 
     Example:
-        >>> from zeetad.text import TINY_CLIP_CONFIG, make_random_clip_checkpoint
+        >>> from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG, make_random_clip_checkpoint
         >>> ckpt = make_random_clip_checkpoint('/tmp/tiny_clip.pt')
         >>> emb = encode_class_names(dict(model_config_file=TINY_CLIP_CONFIG, pretrained=ckpt),
         ...                          ['HighJump', 'LongJump'])  # (2, 256)

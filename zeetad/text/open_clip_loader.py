@@ -28,8 +28,9 @@ def register_model_config(model_config_file: str) -> str:
     a different file whose stem clashes with an existing, different config is
     refused rather than silently shadowing it.
     """
+    from zeetad.utils.resources import resolve_config_path
     open_clip = _open_clip()
-    path = os.path.abspath(os.path.expanduser(str(model_config_file)))
+    path = os.path.abspath(resolve_config_path(model_config_file))  # configs/...: also the shipped copy
     if not os.path.isfile(path):
         raise FileNotFoundError(f'open_clip model config file not found: {path}')
     with open(path, 'r', encoding='utf-8') as f:

@@ -5,8 +5,10 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from zeetad.evaluation.ranking import curve_ap
+
 from .figure_io import new_figure, save_png
-from .precision_recall import interpolated_ap, mean_precision_curve
+from .precision_recall import mean_precision_curve
 
 PR_SIZE_PX = (820, 560)
 AP_WIDTH_PX, AP_ROW_PX, AP_EXTRA_PX = 900, 24, 110
@@ -35,12 +37,12 @@ def plot_pr_curves(pr: dict, path: str, title: str = 'Precision-recall (mean ove
         colour = cmap(0.85 * i / max(len(keys) - 1, 1))  # no pale yellow end
         per_class = pr['curves'][key]
         if class_name is None:
-            aps = [interpolated_ap(per_class[c]['precision'], per_class[c]['recall']) for c in scored]
+            aps = [curve_ap(per_class[c]['precision'], per_class[c]['recall']) for c in scored]
             ap = float(np.mean(aps)) if aps else float('nan')
             ax.plot(mean['recall'], mean['precision'][key], color=colour, label=f'tIoU {key}: mAP {100 * ap:.1f}')
         else:
             curve = per_class[class_name]
-            ap = interpolated_ap(curve['precision'], curve['recall'])
+            ap = curve_ap(curve['precision'], curve['recall'])
             ax.step(curve['recall'], curve['precision'], where='post', color=colour,
                     label=f'tIoU {key}: AP {100 * ap:.1f}')
     ax.set_xlim(0, 1)

@@ -83,15 +83,6 @@ def precision_recall(ground_truth: Mapping[str, list], predictions: Mapping[str,
                 num_gt={name: int(npos[c]) for c, name in enumerate(classes)}, curves=out)
 
 
-def interpolated_ap(precision: np.ndarray, recall: np.ndarray) -> float:
-    """VOC2011 all-point interpolated area under one ranked list's curve (the evaluator's AP)."""
-    mprec = np.concatenate(([0.0], np.asarray(precision, np.float64), [0.0]))
-    mrec = np.concatenate(([0.0], np.asarray(recall, np.float64), [1.0]))
-    mprec = np.maximum.accumulate(mprec[::-1])[::-1]
-    idx = np.flatnonzero(mrec[1:] != mrec[:-1]) + 1
-    return float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx]))
-
-
 def mean_precision_curve(pr: dict, recall_levels: int = 101) -> dict:
     """Class-mean interpolated precision on a recall grid, per tIoU (the curve whose area is ~mAP).
 

@@ -14,7 +14,6 @@ from .lvlm_stage import LVLMJob, LVLMReport, run_lvlm_stage, score_video, video_
 from .queries import (ActionQueries, QueryValidationError, build_query_messages, extract_json, load_queries,
                       parse_queries, save_queries, template_queries)
 from .query_generation import QueryReport, generate_queries
-from .synthetic_curves import CurveModel, synthetic_dataset_curves, synthetic_video_curves
 from .zeal_model import ZEAL
 
 __all__ = [
@@ -25,5 +24,5 @@ __all__ = [
     'DEFAULT_PROMPT', 'YesNoScorer', 'answer_token_ids', 'LVLMJob', 'LVLMReport', 'run_lvlm_stage', 'score_video',
     'video_questions', 'ActionQueries', 'QueryValidationError', 'build_query_messages', 'extract_json',
     'load_queries', 'parse_queries', 'save_queries', 'template_queries', 'QueryReport', 'generate_queries',
-    'CurveModel', 'synthetic_dataset_curves', 'synthetic_video_curves', 'ZEAL',
+    'ZEAL',
 ]

@@ -15,6 +15,8 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
+from zeetad.utils.lazy_h5 import LazyH5File
+
 
 @dataclass(frozen=True)
 class VideoConfidences:
@@ -37,7 +39,7 @@ def _plain(value):
     return value
 
 
-class ConfidenceStore:
+class ConfidenceStore(LazyH5File):
     """Read (and, with ``mode='a'``, write) a confidence cache. h5py is opened lazily, per process."""
 
     def __init__(self, path: str, mode: str = 'r'):
@@ -47,31 +49,18 @@ class ConfidenceStore:
             raise FileNotFoundError(f'LVLM confidence file not found: {path} (write it with tools/zeal_lvlm.py, '
                                     'or tools/zeal_synthetic_confidences.py for synthetic data)')
         self.path, self.mode = path, mode
-        self._file, self._pid = None, None
 
-    def _handle(self):
+    def _open(self):
         import h5py
-        if self._file is None or self._pid != os.getpid():
-            if self.mode == 'a':
-                os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self._file, self._pid = h5py.File(self.path, self.mode), os.getpid()
-        return self._file
-
-    def close(self) -> None:
-        if self._file is not None and self._pid == os.getpid():
-            self._file.close()
-        self._file = None
+        if self.mode == 'a':
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        return h5py.File(self.path, self.mode)
 
     def __enter__(self) -> 'ConfidenceStore':
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state['_file'] = None
-        return state
 
     def attrs(self) -> dict:
         return {k: _plain(v) for k, v in self._handle().attrs.items()}

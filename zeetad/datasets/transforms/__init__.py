@@ -1,4 +1,3 @@
-from .augment import FeatureNoise
 from .formatting import PackTADInputs
 
-__all__ = ['FeatureNoise', 'PackTADInputs']
+__all__ = ['PackTADInputs']

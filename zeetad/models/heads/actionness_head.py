@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from zeetad.registry import MODELS
-from ..losses.segment_ops import segment_cw_to_t1t2, segment_t1t2_to_cw
+from zeetad.structures.segments import segment_cw_to_t1t2, segment_t1t2_to_cw
 from .segment_pooling import sample_in_segments
 
 

@@ -1,8 +1,10 @@
-"""Losses: segment ops, Hungarian matching and the DETR-style set criterion."""
+"""Losses: Hungarian matching and the DETR-style set criterion (segment ops: :mod:`zeetad.structures`)."""
+# The segment ops are re-exported for code written before they moved to zeetad.structures.
+from zeetad.structures.segments import (generalized_segment_iou, segment_cw_to_t1t2, segment_iou, segment_length,
+                                        segment_t1t2_to_cw)
+
 from .focal_loss import sigmoid_focal_loss
 from .matcher import HungarianMatcher, focal_class_cost
-from .segment_ops import (generalized_segment_iou, segment_cw_to_t1t2, segment_iou, segment_length,
-                          segment_t1t2_to_cw)
 from .set_criterion import DEFAULT_LOSS_WEIGHTS, SetCriterion, actionness_targets
 
 __all__ = [

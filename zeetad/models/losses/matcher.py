@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from zeetad.registry import MODELS
 
-from .segment_ops import generalized_segment_iou, segment_cw_to_t1t2, segment_iou
+from zeetad.structures.segments import generalized_segment_iou, segment_cw_to_t1t2, segment_iou
 
 __all__ = ['HungarianMatcher', 'focal_class_cost']
 

@@ -10,7 +10,7 @@ from zeetad.registry import MODELS
 
 from .focal_loss import sigmoid_focal_loss
 from .matcher import HungarianMatcher, MatchIndices
-from .segment_ops import generalized_segment_iou, segment_cw_to_t1t2, segment_iou
+from zeetad.structures.segments import generalized_segment_iou, segment_cw_to_t1t2, segment_iou
 
 __all__ = ['SetCriterion', 'actionness_targets', 'DEFAULT_LOSS_WEIGHTS']
 

@@ -12,9 +12,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from zeetad.evaluation.detection_map import THUMOS14_TIOUS, evaluate_detections
-from .clip_scores import key_frame_indices
-from .interval_nms import localize_curves
-from .intervals import IntervalConfig
+from zeetad.zeal.clip_scores import key_frame_indices
+from zeetad.zeal.interval_nms import localize_curves
+from zeetad.zeal.intervals import IntervalConfig
+
 from .synthetic_curves import CurveModel, synthetic_dataset_curves
 
 

@@ -8,12 +8,13 @@ its standard deviation is ``noise`` times each curve's signal amplitude, so
 """
 from __future__ import annotations
 
-import math
 import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
+from zeetad.video.decode import sample_count  # the frames the decoder samples
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,6 @@ class CurveModel:
     peak: float = 0.9
     act_outside: float = 0.15
     act_inside: float = 0.3
-
-
-def num_frames(duration_s: float, fps: float) -> int:
-    """Frames at ``k / fps`` inside ``[0, duration_s)``, as the decoder samples them (at least 1)."""
-    return max(1, math.ceil(duration_s * fps - 1e-9))
 
 
 def video_rng(seed: int, video_id: str) -> np.random.Generator:
@@ -58,7 +54,7 @@ def synthetic_video_curves(duration_s: float, instances: Sequence[tuple[float, f
     Returns:
         ``confidences (T, C, 2)`` float32 in [0, 1] and ``actionness (C, T)`` float32.
     """
-    t = np.arange(num_frames(duration_s, fps)) / fps
+    t = np.arange(sample_count(duration_s, fps)) / fps
     start = np.zeros((len(t), num_classes))
     end = np.zeros((len(t), num_classes))
     inside = np.zeros((num_classes, len(t)))

@@ -1,11 +1,12 @@
 """Segment format conversion and (generalised) tIoU."""
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zeetad.models.losses import (generalized_segment_iou, segment_cw_to_t1t2, segment_iou, segment_length,
-                                  segment_t1t2_to_cw)
+from zeetad.structures.segments import (generalized_segment_iou, paired_tiou, segment_cw_to_t1t2, segment_iou,
+                                        segment_length, segment_t1t2_to_cw)
 
 
 def test_cw_t1t2_hand_values_and_round_trip():
@@ -96,3 +97,29 @@ def test_iou_properties(sa, sb):
     self_iou = segment_iou(a, a).diagonal()
     nonzero = (a[:, 1] - a[:, 0]) > 0
     assert torch.allclose(self_iou[nonzero], torch.ones_like(self_iou[nonzero]))
+
+
+def test_pairwise_iou_broadcasts_leading_batch_dims():
+    # (B, N, 2) x (B, M, 2) -> (B, N, M), each batch entry as if computed on its own (e.g. per-video Soft-NMS)
+    torch.manual_seed(0)
+    start = torch.rand(3, 5, 1)
+    a = torch.cat([start, start + torch.rand(3, 5, 1)], -1)
+    start = torch.rand(3, 4, 1)
+    b = torch.cat([start, start + torch.rand(3, 4, 1)], -1)
+    batched = segment_iou(a, b)
+    assert batched.shape == (3, 5, 4)
+    for i in range(3):
+        assert torch.equal(batched[i], segment_iou(a[i], b[i]))
+    assert torch.equal(generalized_segment_iou(a, b)[1], generalized_segment_iou(a[1], b[1]))
+
+
+def test_numpy_paired_tiou_equals_the_torch_one_bit_for_bit():
+    # the evaluator's numpy tIoU and the models' torch tIoU are one definition (same operation order)
+    rng = np.random.default_rng(0)
+    a = np.sort(rng.uniform(0, 10, (200, 2)), axis=1)
+    b = np.sort(rng.uniform(0, 10, (200, 2)), axis=1)
+    a[:5] = b[:5]  # identical pairs
+    a[5:10, 1] = a[5:10, 0]  # zero-length
+    got = paired_tiou(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+    want = segment_iou(torch.from_numpy(a), torch.from_numpy(b), aligned=True).numpy()
+    assert np.array_equal(got, want) and np.all(got[:5] == 1.0)
