@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zeetad.structures.segments import paired_tiou
+from zeetad.structures.tiou_numpy import paired_tiou
 
 
 def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

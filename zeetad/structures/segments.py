@@ -9,9 +9,10 @@ length 0, and wherever a union or enclosing span is 0 the result is 0, never NaN
 """
 from typing import Tuple
 
-import numpy as np
 import torch
 from torch import Tensor
+
+from .tiou_numpy import paired_tiou  # noqa: F401 (the numpy twin, for the evaluator)
 
 __all__ = [
     'segment_cw_to_t1t2', 'segment_t1t2_to_cw', 'segment_length', 'segment_iou',
@@ -106,21 +107,3 @@ def generalized_segment_iou(a: Tensor, b: Tensor, aligned: bool = False) -> Tens
     inter, union, enclose = _inter_union(a, b, aligned)
     iou = _safe_div(inter, union)
     return iou - _safe_div(enclose - union, enclose)
-
-
-def paired_tiou(a_start: np.ndarray, a_end: np.ndarray, b_start: np.ndarray, b_end: np.ndarray) -> np.ndarray:
-    """tIoU of row-aligned segment pairs given as ``(K,)`` start/end columns (numpy, for the mAP evaluator).
-
-    Returns ``(K,)`` float64. Lengths are clamped at 0 and a zero union gives 0 (the official code divides by
-    zero); the union is ``(len_a + len_b) - inter``, the official evaluator's operation order, so values are
-    bit-identical to it.
-    """
-    inter = np.minimum(a_end, b_end)
-    inter -= np.maximum(a_start, b_start)
-    np.maximum(inter, 0.0, out=inter)
-    union = np.maximum(a_end - a_start, 0.0)
-    union += np.maximum(b_end - b_start, 0.0)
-    union -= inter
-    out = np.zeros(len(inter))
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
