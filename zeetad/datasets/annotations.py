@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
+from ..utils.json_keys import loads_noting_repeats
+
 
 class AnnotationError(ValueError):
     """A malformed annotation file; the message names the file and the video."""
@@ -73,10 +75,9 @@ def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None) 
     path = str(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f'annotation file not found: {path}')
-    repeated: set = set()
     with open(path) as f:
         try:
-            content = json.load(f, object_pairs_hook=lambda pairs: _dict_noting_repeats(pairs, repeated))
+            content, repeated = loads_noting_repeats(f.read())
         except json.JSONDecodeError as exc:
             raise AnnotationError(f'{path}: not valid JSON ({exc})') from None
     database = content.get('database') if isinstance(content, dict) else None
@@ -94,16 +95,6 @@ def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None) 
             continue
         records.append(_parse_video(path, video_id, entry))
     return records
-
-
-def _dict_noting_repeats(pairs: list, repeated: set) -> dict:
-    """``json`` object hook: a dict, adding keys that occur more than once to ``repeated``."""
-    out: dict = {}
-    for key, value in pairs:
-        if key in out:
-            repeated.add(key)
-        out[key] = value
-    return out
 
 
 def class_names_of(records: Sequence[VideoRecord]) -> list[str]:
