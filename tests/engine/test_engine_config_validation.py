@@ -59,6 +59,9 @@ def test_strings_where_numbers_belong_are_named(options, option, value):
      'train_dataloader.dataset.window_size: must be a positive integer or None, got -8'),
     ('test_dataloader.dataset.loc_features.timebase.fps', 0,
      'test_dataloader.dataset.loc_features.timebase.fps: must be a positive number, got 0'),
+    ('train_dataloader.batch_size', 0, 'train_dataloader.batch_size: must be an integer >= 1, got 0'),
+    ('test_dataloader.batch_size', 2.5, 'test_dataloader.batch_size: must be an integer >= 1, got 2.5'),
+    ('train_dataloader.num_workers', -1, 'train_dataloader.num_workers: must be an integer >= 0, got -1'),
 ])
 def test_out_of_range_dataset_options_are_named(options, option, value, expected):
     assert expected in _errors(options, **{option: value})

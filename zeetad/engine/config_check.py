@@ -117,6 +117,11 @@ class _Checker:
             return
         keys = accepted_keys(DataLoader)
         self.kinds(cfg, path, value_kinds(DataLoader))
+        for key, low in (('batch_size', 1), ('num_workers', 0)):  # torch's own message names no config key
+            value = cfg.get(key)
+            if value is not None and not isinstance(value, str) and (
+                    isinstance(value, bool) or not isinstance(value, int) or value < low):
+                self.error(f'{path}.{key}', f'must be an integer >= {low}, got {value!r}')
         for key, value in cfg.items():
             if key not in keys:
                 self.error(path, f"unknown key '{key}' for DataLoader{_close(key, keys)}")
