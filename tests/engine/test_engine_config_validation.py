@@ -62,6 +62,7 @@ def test_strings_where_numbers_belong_are_named(options, option, value):
     ('train_dataloader.batch_size', 0, 'train_dataloader.batch_size: must be an integer >= 1, got 0'),
     ('test_dataloader.batch_size', 2.5, 'test_dataloader.batch_size: must be an integer >= 1, got 2.5'),
     ('train_dataloader.num_workers', -1, 'train_dataloader.num_workers: must be an integer >= 0, got -1'),
+    ('optim_wrapper.optimizer.lr', -1e-4, 'optim_wrapper.optimizer.lr: must be a number >= 0, got -0.0001'),
 ])
 def test_out_of_range_dataset_options_are_named(options, option, value, expected):
     assert expected in _errors(options, **{option: value})
