@@ -41,8 +41,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from zeetad.engine.checkpoint_io import CheckpointError
-    try:
-        main()
-    except CheckpointError as exc:  # unreadable, or trained with another config: no traceback needed
-        sys.exit(f'error: {exc}')
+    from zeetad.engine.cli import run_tool
+    run_tool(main)  # a config, annotation, feature or checkpoint error: its message, no traceback

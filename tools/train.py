@@ -50,8 +50,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    from zeetad.engine.checkpoint_io import CheckpointError
-    try:
-        main()
-    except CheckpointError as exc:  # nothing to resume, unreadable, or another config's checkpoint
-        sys.exit(f'error: {exc}')
+    from zeetad.engine.cli import run_tool
+    run_tool(main)  # a config, annotation, feature or checkpoint error: its message, no traceback

@@ -121,3 +121,25 @@ def test_cfg_options_item_without_equals_is_a_usage_error(tool):
     proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2
     assert "--cfg-options: 'split.index' is not KEY=VALUE" in proc.stderr and 'Traceback' not in proc.stderr
+
+
+@pytest.mark.parametrize('tool, args, expected', [
+    ('train.py', ['--cfg-options', 'train_dataloader.dataset.split.ratoi=50'],
+     "error: invalid config:\n  train_dataloader.dataset.split: unknown key 'ratoi'"),
+    ('test.py', ['none', '--cfg-options', 'train_dataloader.batch_size=0'],
+     'error: invalid config:\n  train_dataloader.batch_size: must be an integer >= 1, got 0'),
+    ('train.py', ['--work-dir', '{tmp}/a_file/wd'], "error: [Errno 20] Not a directory: '{tmp}/a_file/wd'"),
+])
+def test_tools_print_located_errors_without_a_traceback(tool, args, expected, options, tmp_path):
+    """The message names the key or path; the traceback above it only buried it."""
+    (tmp_path / 'a_file').write_text('')
+    cfg_options = [f'{k}={v}' for k, v in options.items()]
+    args = [a.format(tmp=tmp_path) for a in args]
+    if '--cfg-options' in args:
+        args += cfg_options
+    else:
+        args += ['--cfg-options'] + cfg_options
+    proc = subprocess.run([sys.executable, str(ROOT / 'tools' / tool), DEMO, *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 1 and expected.format(tmp=tmp_path) in proc.stderr
+    assert 'Traceback' not in proc.stderr
