@@ -36,8 +36,21 @@ def main(argv=None):
         evaluators[0]['out_file'] = args.out
     with distributed_job():  # a rank that stops responding: an error naming it after env_cfg.dist_cfg.timeout
         runner = build_runner(cfg, stage='test')
+        if cfg.load_from is None:
+            refuse_untrained(runner.model)
         metrics = runner.test()
     return metrics
+
+
+def refuse_untrained(model) -> None:
+    """Checkpoint "none" is for training-free models: a model with trainable weights would be tested at its
+    random initialisation, and its mAP (well above zero on easy data) could pass for a result."""
+    from zeetad.engine.checkpoint_io import CheckpointError
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if trainable:
+        raise CheckpointError(f'checkpoint "none": {type(model).__name__} has {trainable:,} trainable parameters, '
+                              'which would be tested at their random initial values; give the trained checkpoint '
+                              '("none" is for training-free models such as ZEAL)')
 
 
 if __name__ == '__main__':
