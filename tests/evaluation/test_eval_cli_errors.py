@@ -54,6 +54,7 @@ CASES = {
     'pred empty file': (GT, '', 'pred.json', 'empty file'),
     'pred malformed json': (GT, '{"results": {"v1": [', 'pred.json', 'not valid JSON: '),
     'pred results not an object': (GT, {'results': [1, 2]}, 'pred.json', 'expected {"results"'),
+    'pred without results': (GT, {'version': 'x', 'external_data': {}}, 'pred.json', 'no "results" key'),
     'pred video not a list': (GT, _pred(_set(['v2'], {'label': 'a'})), 'pred.json', "'v2'"),
     'pred NaN score': (GT, _pred(_set(['v2', 1, 'score'], float('nan'))), 'pred.json',
                        "video 'v2', prediction 1: score is not finite"),

@@ -133,6 +133,10 @@ def check_segment(seg, where: str) -> list[float]:
 
 
 def _results_of(data, source: str) -> dict:
+    if isinstance(data, dict) and 'results' not in data and {'version', 'external_data'} & set(data):
+        # an official-format file that lost its "results": not a bare {video: [...]} with a video named 'version'
+        raise ValueError(f'{source}: no "results" key (found {sorted(data)[:5]}); expected {{"version", '
+                         f'"results": {{video: [predictions]}}, "external_data"}}')
     results = data['results'] if isinstance(data, dict) and 'results' in data else data
     if not isinstance(results, dict):
         raise ValueError(f'{source}: expected {{"results": {{video: [predictions]}}}}, got {type(results).__name__}')
