@@ -34,6 +34,14 @@ def test_bad_fps_names_file_and_video(tiny_dataset, fps, shown):
         load_annotations(tiny_dataset['ann_file'])
 
 
+def test_empty_database_names_the_file(tiny_dataset):
+    """Used to surface as 'split class ... does not occur in the annotations', naming the split file."""
+    with open(tiny_dataset['ann_file'], 'w') as f:
+        json.dump({'version': 'x', 'database': {}}, f)
+    with pytest.raises(AnnotationError, match='ann.json: "database" holds no videos'):
+        build(tiny_dataset)
+
+
 def test_repeated_video_id_is_an_error(tmp_path):
     entry = '{"subset": "Test", "duration": 10, "annotations": []}'
     path = tmp_path / 'dup.json'

@@ -83,6 +83,8 @@ def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None) 
     database = content.get('database') if isinstance(content, dict) else None
     if not isinstance(database, dict):
         raise AnnotationError(f'{path}: expected a top-level "database" mapping video ids to entries')
+    if not database:  # else the first split class "does not occur in the annotations", naming the split file
+        raise AnnotationError(f'{path}: "database" holds no videos')
     twice = sorted(repeated & set(database))
     if twice:  # json keeps the last entry of a repeated key: the first one would vanish without a word
         raise AnnotationError(f'{path}: video {twice[0]!r} has more than one entry in "database" '
