@@ -38,10 +38,12 @@ def user_errors() -> tuple:
     """Exceptions whose message already names the config key, file or video at fault: the tools print that
     message alone (``error: ...``, exit status 1) instead of a traceback."""
     from ..datasets.annotations import AnnotationError
-    from ..datasets.feature_store import FeatureReadError
+    from ..datasets.feature_store import FeatureReadError  # also FeatureDataError (NaN, length mismatch)
+    from ..datasets.splits import SplitError
     from .checkpoint_io import CheckpointError, CheckpointWriteError
     from .config_check import ConfigError
-    return (CheckpointError, CheckpointWriteError, ConfigError, AnnotationError, FeatureReadError, FileNotFoundError,
+    return (CheckpointError, CheckpointWriteError, ConfigError, AnnotationError, FeatureReadError, SplitError,
+            FileNotFoundError,
             NotADirectoryError, PermissionError)  # the OS errors name their path
 
 
