@@ -34,6 +34,24 @@ def test_bad_fps_names_file_and_video(tiny_dataset, fps, shown):
         load_annotations(tiny_dataset['ann_file'])
 
 
+def test_empty_database_names_the_file(tiny_dataset):
+    """Used to surface as 'split class ... does not occur in the annotations', naming the split file."""
+    with open(tiny_dataset['ann_file'], 'w') as f:
+        json.dump({'version': 'x', 'database': {}}, f)
+    with pytest.raises(AnnotationError, match='ann.json: "database" holds no videos'):
+        build(tiny_dataset)
+
+
+def test_split_file_listing_a_class_twice_is_named(tiny_dataset):
+    """Used to fail at the first evaluation with "duplicate class names", naming no file."""
+    from zeetad.datasets.splits import SplitError
+    path = f"{tiny_dataset['split']['root']}/train_75_test_25/Toy/train/split_0.list"
+    with open(path, 'a') as f:
+        f.write('Jump  \n')
+    with pytest.raises(SplitError, match=r"train/split_0.list: class names listed more than once: \['Jump'\]"):
+        build(tiny_dataset)
+
+
 def test_repeated_video_id_is_an_error(tmp_path):
     entry = '{"subset": "Test", "duration": 10, "annotations": []}'
     path = tmp_path / 'dup.json'
@@ -88,7 +106,7 @@ def _three_clip_rows(cfg):
 ])
 def test_duration_and_features_must_agree(tiny_dataset, change, message):
     change(tiny_dataset)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(FeatureReadError, match=message):  # a located error: the tools print it without traceback
         build(tiny_dataset, length_tolerance=0.1, clip_features=dict(tiny_dataset['clip_features']))
 
 

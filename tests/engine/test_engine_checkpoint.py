@@ -96,3 +96,43 @@ def test_state_dict_fit_check_names_the_file_and_first_keys():
                                               r'the checkpoint vs \(2, 3\).*1 missing keys: 1\.bias.*1 unexpected '
                                               r'keys: 2\.bias'):
         check_state_dict_fits(model, state, 'other.pth')
+
+
+@pytest.mark.slow  # trains one tiny epoch, then three runners (~35 s of CPU)
+def test_checkpoint_of_another_class_split_is_refused(tiny_dataset, tiny_clip_ckpt, tmp_path):
+    """Another split's weights fit the model exactly: testing would score "unseen" classes the checkpoint was
+    trained on (an inflated zero-shot mAP), resuming would train on other classes; both used to pass silently."""
+    from testing_utils import ROOT, tiny_config_options
+
+    from zeetad.engine.runner_setup import build_runner, load_config
+    splits = os.path.join(tiny_dataset['split']['root'], 'train_75_test_25', 'Toy')
+    for part, names in (('train', 'Swim\nThrow\nRun\n'), ('test', 'Jump\n')):  # split 1: Jump unseen, seen in 0
+        with open(os.path.join(splits, part, 'split_1.list'), 'w') as f:
+            f.write(names)
+    demo = str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py')
+
+    def runner(index, work_dir, **kwargs):
+        options = {**tiny_config_options(tiny_dataset, tmp_path), 'train_cfg.max_epochs': 1,
+                   'model.classifier.text_encoder.pretrained': tiny_clip_ckpt,
+                   'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
+                   'test_dataloader.num_workers': 0, 'test_dataloader.persistent_workers': False,
+                   'model.localizer.d_model': 32, 'model.localizer.transformer.dim_ff': 64,
+                   'model.localizer.actionness.hidden_dim': 32, 'model.localizer.transformer.num_queries': 8,
+                   'default_hooks.checkpoint.interval': 1, 'val_cfg': None, 'val_dataloader': None,
+                   'val_evaluator': None, 'train_cfg.val_interval': 100}
+        for loader in ('train_dataloader', 'test_dataloader'):
+            options[f'{loader}.dataset.split.index'] = index
+        cfg = load_config(demo, options, work_dir=str(tmp_path / work_dir))
+        cfg.load_from = kwargs.pop('load_from', None)
+        return build_runner(cfg, **kwargs)
+
+    runner(0, 'train').train()
+    ckpt = str(tmp_path / 'train' / 'epoch_1.pth')
+    with pytest.raises(CheckpointError, match=r"epoch_1.pth was trained on zero-shot 75/25 split 0, whose seen "
+                                              r"classes include 1 of the classes this config tests as unseen "
+                                              r"\(zero-shot 75/25 split 1\): \['Jump'\]"):
+        runner(1, 'test1', load_from=ckpt, stage='test').test()
+    with pytest.raises(CheckpointError, match='epoch_1.pth was trained on zero-shot 75/25 split 0, this config '
+                                              'trains on zero-shot 75/25 split 1'):
+        runner(1, 'resume1', resume=ckpt).train()
+    assert 'average_mAP' in str(runner(0, 'test0', load_from=ckpt, stage='test').test())  # its own split: fine

@@ -59,6 +59,10 @@ def test_strings_where_numbers_belong_are_named(options, option, value):
      'train_dataloader.dataset.window_size: must be a positive integer or None, got -8'),
     ('test_dataloader.dataset.loc_features.timebase.fps', 0,
      'test_dataloader.dataset.loc_features.timebase.fps: must be a positive number, got 0'),
+    ('train_dataloader.batch_size', 0, 'train_dataloader.batch_size: must be an integer >= 1, got 0'),
+    ('test_dataloader.batch_size', 2.5, 'test_dataloader.batch_size: must be an integer >= 1, got 2.5'),
+    ('train_dataloader.num_workers', -1, 'train_dataloader.num_workers: must be an integer >= 0, got -1'),
+    ('optim_wrapper.optimizer.lr', -1e-4, 'optim_wrapper.optimizer.lr: must be a number >= 0, got -0.0001'),
 ])
 def test_out_of_range_dataset_options_are_named(options, option, value, expected):
     assert expected in _errors(options, **{option: value})
@@ -117,3 +121,48 @@ def test_cfg_options_item_without_equals_is_a_usage_error(tool):
     proc = subprocess.run(args, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2
     assert "--cfg-options: 'split.index' is not KEY=VALUE" in proc.stderr and 'Traceback' not in proc.stderr
+
+
+def _cli_options(options: dict, prefix: str = '') -> list:
+    """``options`` as ``--cfg-options`` items, nested dicts flattened to dotted keys."""
+    items = []
+    for key, value in options.items():
+        if isinstance(value, dict):
+            items += _cli_options(value, f'{prefix}{key}.')
+        else:
+            items.append(f'{prefix}{key}={value}')
+    return items
+
+
+@pytest.mark.parametrize('tool, args, expected', [
+    ('train.py', ['--cfg-options', 'train_dataloader.dataset.split.ratoi=50'],
+     "error: invalid config:\n  train_dataloader.dataset.split: unknown key 'ratoi'"),
+    ('test.py', ['none', '--cfg-options', 'train_dataloader.batch_size=0'],
+     'error: invalid config:\n  train_dataloader.batch_size: must be an integer >= 1, got 0'),
+    ('train.py', ['--work-dir', '{tmp}/a_file/wd'], "error: [Errno 20] Not a directory: '{tmp}/a_file/wd'"),
+])
+def test_tools_print_located_errors_without_a_traceback(tool, args, expected, options, tmp_path):
+    """The message names the key or path; the traceback above it only buried it."""
+    (tmp_path / 'a_file').write_text('')
+    cfg_options = _cli_options(options)
+    args = [a.format(tmp=tmp_path) for a in args]
+    if '--cfg-options' in args:
+        args += cfg_options
+    else:
+        args += ['--cfg-options'] + cfg_options
+    proc = subprocess.run([sys.executable, str(ROOT / 'tools' / tool), DEMO, *args], capture_output=True,
+                          text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 1 and expected.format(tmp=tmp_path) in proc.stderr
+    assert 'Traceback' not in proc.stderr
+
+
+def test_checkpoint_none_is_refused_for_a_trainable_model(options, tiny_clip_ckpt, tmp_path):
+    """"none" (training-free models) on ZEETAD used to test random weights and print a plausible mAP."""
+    options = {**options, 'model.classifier.text_encoder.pretrained': tiny_clip_ckpt}
+    for loader in ('test_dataloader', 'val_dataloader'):
+        options.update({f'{loader}.num_workers': 0, f'{loader}.persistent_workers': False})
+    proc = subprocess.run([sys.executable, str(ROOT / 'tools/test.py'), DEMO, 'none', '--work-dir', str(tmp_path / 'w'),
+                           '--cfg-options', *_cli_options(options)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert 'error: checkpoint "none": ZEETAD has' in proc.stderr and 'trainable parameters' in proc.stderr

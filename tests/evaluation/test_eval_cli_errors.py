@@ -54,6 +54,7 @@ CASES = {
     'pred empty file': (GT, '', 'pred.json', 'empty file'),
     'pred malformed json': (GT, '{"results": {"v1": [', 'pred.json', 'not valid JSON: '),
     'pred results not an object': (GT, {'results': [1, 2]}, 'pred.json', 'expected {"results"'),
+    'pred without results': (GT, {'version': 'x', 'external_data': {}}, 'pred.json', 'no "results" key'),
     'pred video not a list': (GT, _pred(_set(['v2'], {'label': 'a'})), 'pred.json', "'v2'"),
     'pred NaN score': (GT, _pred(_set(['v2', 1, 'score'], float('nan'))), 'pred.json',
                        "video 'v2', prediction 1: score is not finite"),
@@ -71,6 +72,13 @@ CASES = {
                        "video 'v2', annotation 0: segment is not finite"),
     'gt missing label': (_gt(_set(['v1', 'annotations', 1, 'label'], KeyError)), PRED, 'gt.json',
                          "video 'v1', annotation 1: missing or non-string \"label\""),
+    # json keeps the last entry of a repeated key: the first list or annotations vanished without a word
+    'gt repeated video': (json.dumps(GT).replace('"database": {', '"database": {"v2": {"subset": "Test", '
+                                                 '"duration": 40.0, "annotations": []}, ', 1), PRED, 'gt.json',
+                          "video 'v2' has more than one entry"),
+    'pred repeated video': (GT, json.dumps(PRED).replace('"results": {', '"results": {"v2": [{"label": "b", '
+                                                         '"score": 0.9, "segment": [5, 9]}], ', 1), 'pred.json',
+                            "video 'v2' has more than one list of predictions"),
     'gt segment of 1': (_gt(_set(['v2', 'annotations', 0, 'segment'], [5])), PRED, 'gt.json',
                         "video 'v2', annotation 0: segment must be [start, end]"),
 }
@@ -139,3 +147,11 @@ def test_fast_and_json_paths_give_the_same_table(tmp_path):
             np.testing.assert_array_equal(getattr(fast, key), getattr(slow, key))
         assert load_prediction_table(str(path)).to_results() == {
             v: [dict(p, score=float(p['score'])) for p in ps] for v, ps in results.items()}
+
+
+def test_label_named_score_is_not_a_repeated_video(tmp_path):
+    """The repeated-video check is triggered by counting '"score"' in the file; a label spelled so is fine."""
+    pred = _pred(_set(['v1', 0, 'label'], 'score'))
+    path = tmp_path / 'pred.json'
+    path.write_text(json.dumps(pred))
+    assert load_prediction_table(str(path)).labels[0] == 'score'

@@ -233,3 +233,12 @@ def test_write_failure_in_the_middle_of_a_video_keeps_the_others(tool, video_dir
     assert (summary_count(text, 'done'), summary_count(text, r'skipped (already complete)')) == (len(GOOD) - 2, 2)
     same_contents(out, uninterrupted)
     check_output(out, reference)
+
+
+def test_a_folder_without_videos_is_an_error(tool, tmp_path, tiny_clip_file, capsys):
+    """It used to exit 0 with a summary of zeros and no features."""
+    (tmp_path / 'empty').mkdir()
+    (tmp_path / 'empty' / 'notes.txt').write_text('x')
+    assert tool.main(tool_args(tmp_path / 'empty', tmp_path / 'f.h5', tiny_clip_file)) == 2
+    assert f'no video files in {tmp_path / "empty"}' in capsys.readouterr().err
+    assert not (tmp_path / 'f.h5').exists()

@@ -7,7 +7,6 @@ With N processes each tests 1/N of the windows; the predictions of all ranks are
 which equals the single-process one.
 """
 import argparse
-import sys
 
 
 def parse_args(argv=None, prog=None):
@@ -33,16 +32,25 @@ def main(argv=None):
         evaluators[0]['out_file'] = args.out
     with distributed_job():  # a rank that stops responding: an error naming it after env_cfg.dist_cfg.timeout
         runner = build_runner(cfg, stage='test')
+        if cfg.load_from is None:
+            refuse_untrained(runner.model)
         metrics = runner.test()
     return metrics
 
 
-def cli(argv=None, prog=None) -> int:
-    """``zeetad test`` / ``tools/test.py``: exit status 0, or 1 with a one-line error for a bad checkpoint."""
+def refuse_untrained(model) -> None:
+    """Checkpoint "none" is for training-free models: a model with trainable weights would be tested at its
+    random initialisation, and its mAP (well above zero on easy data) could pass for a result."""
     from zeetad.engine.checkpoint_io import CheckpointError
-    try:
-        main(parse_args(argv, prog))
-    except CheckpointError as exc:  # unreadable, or trained with another config: no traceback needed
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
-    return 0
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    if trainable:
+        raise CheckpointError(f'checkpoint "none": {type(model).__name__} has {trainable:,} trainable parameters, '
+                              'which would be tested at their random initial values; give the trained checkpoint '
+                              '("none" is for training-free models such as ZEAL)')
+
+
+def cli(argv=None, prog=None) -> int:
+    """``zeetad test`` / ``tools/test.py``: exit status 0, or 1 with a one-line error (no traceback) for a
+    config, annotation, feature or checkpoint error whose message names the key, file or video."""
+    from zeetad.engine.cli import run_tool
+    return run_tool(main, parse_args(argv, prog))

@@ -7,7 +7,6 @@
 (``--auto-scale-lr`` scales the learning rate linearly from ``auto_scale_lr.base_batch_size``).
 """
 import argparse
-import sys
 
 
 def parse_args(argv=None, prog=None):
@@ -47,11 +46,7 @@ def main(argv=None):
 
 
 def cli(argv=None, prog=None) -> int:
-    """``zeetad train`` / ``tools/train.py``: exit status 0, or 1 with a one-line error for a bad checkpoint."""
-    from zeetad.engine.checkpoint_io import CheckpointError
-    try:
-        main(parse_args(argv, prog))
-    except CheckpointError as exc:  # nothing to resume, unreadable, or another config's checkpoint
-        print(f'error: {exc}', file=sys.stderr)
-        return 1
-    return 0
+    """``zeetad train`` / ``tools/train.py``: exit status 0, or 1 with a one-line error (no traceback) for a
+    config, annotation, feature or checkpoint error whose message names the key, file or video."""
+    from zeetad.engine.cli import run_tool
+    return run_tool(main, parse_args(argv, prog))

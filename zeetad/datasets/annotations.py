@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from zeetad.registry import ANNOTATION_LOADERS
+from zeetad.utils.json_keys import loads_noting_repeats
 from zeetad.utils.suggest import did_you_mean
 
 
@@ -95,31 +96,22 @@ def load_annotations(path: str | Path, subsets: Optional[Iterable[str]] = None,
 def load_activitynet_json(path: str, subsets: Optional[set] = None) -> list[VideoRecord]:
     """The videos of ``subsets`` (lower-case; all when None) of an ActivityNet-style JSON file (see above).
     Entries of other subsets are not parsed."""
-    repeated: set = set()
     with open(path) as f:
         try:
-            content = json.load(f, object_pairs_hook=lambda pairs: _dict_noting_repeats(pairs, repeated))
+            content, repeated = loads_noting_repeats(f.read())
         except json.JSONDecodeError as exc:
             raise AnnotationError(f'{path}: not valid JSON ({exc})') from None
     database = content.get('database') if isinstance(content, dict) else None
     if not isinstance(database, dict):
         raise AnnotationError(f'{path}: expected a top-level "database" mapping video ids to entries')
+    if not database:  # else the first split class "does not occur in the annotations", naming the split file
+        raise AnnotationError(f'{path}: "database" holds no videos')
     twice = sorted(repeated & set(database))
     if twice:  # json keeps the last entry of a repeated key: the first one would vanish without a word
         raise AnnotationError(f'{path}: video {twice[0]!r} has more than one entry in "database" '
                               f'({len(twice)} repeated video ids: {twice[:5]})')
     return [_parse_video(path, video_id, entry) for video_id, entry in sorted(database.items())
             if subsets is None or str(entry.get('subset', '')).lower() in subsets]
-
-
-def _dict_noting_repeats(pairs: list, repeated: set) -> dict:
-    """``json`` object hook: a dict, adding keys that occur more than once to ``repeated``."""
-    out: dict = {}
-    for key, value in pairs:
-        if key in out:
-            repeated.add(key)
-        out[key] = value
-    return out
 
 
 def class_names_of(records: Sequence[VideoRecord]) -> list[str]:

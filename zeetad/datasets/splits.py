@@ -25,12 +25,19 @@ class ClassSplit:
     description: str
 
 
+class SplitError(ValueError):
+    """A split file or split option that cannot be used; the message names the file or key."""
+
+
 def _read_list(path: Path) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(f'split file not found: {path}')
     names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if not names:
-        raise ValueError(f'split file is empty: {path}')
+        raise SplitError(f'split file is empty: {path}')
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # the metric would stop later with "duplicate class names", naming no file
+        raise SplitError(f'{path}: class names listed more than once: {twice}')
     return names
 
 
@@ -93,12 +100,12 @@ def resolve_split(split: Optional[dict], all_classes: Sequence[str]) -> ClassSpl
     if missing:
         close = difflib.get_close_matches(missing[0], sorted(known), n=1, cutoff=0.6)
         hint = f'did you mean {close[0]!r}? ' if close else ''
-        raise ValueError(f'split class {missing[0]!r} (from {sources[missing[0]]}) does not occur in the '
+        raise SplitError(f'split class {missing[0]!r} (from {sources[missing[0]]}) does not occur in the '
                          f'annotations; {hint}known classes: {sorted(known)}')
     if split.get('train_on_all', False):
         # The closed-set upper bound: train on every class, still score only the split's test classes.
         return ClassSplit(tuple(all_classes), tuple(test), desc + ' (closed-set training)')
     overlap = set(train) & set(test)
     if overlap:
-        raise ValueError(f'classes are both seen and unseen in {desc}: {sorted(overlap)}')
+        raise SplitError(f'classes are both seen and unseen in {desc}: {sorted(overlap)}')
     return ClassSplit(tuple(train), tuple(test), desc)

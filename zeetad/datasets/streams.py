@@ -5,14 +5,18 @@ from typing import Optional
 
 import numpy as np
 
-from .feature_store import FeatureStore
+from .feature_store import FeatureReadError, FeatureStore
 from .timebase import TimeBase, make_timebase, resample_stream
+
+
+class FeatureDataError(FeatureReadError):
+    """Features that were read but hold NaN/Inf or disagree with the annotated duration; names file and video."""
 
 
 def _check_finite(feats: np.ndarray, video_id: str, path: str, first_row: int) -> None:
     if not np.isfinite(feats).all():
         bad = np.argwhere(~np.isfinite(feats))[0]
-        raise ValueError(f'{path}: features of video {video_id!r} contain NaN/Inf (first at row '
+        raise FeatureDataError(f'{path}: features of video {video_id!r} contain NaN/Inf (first at row '
                          f'{first_row + bad[0]}, column {bad[1]})')
 
 
@@ -25,13 +29,13 @@ def check_feature_length(num: int, duration_s: float, tb: TimeBase, tolerance: O
     rows). A wrong fps, stride or file is off by a factor and then names the video and the file.
     """
     if duration_s < tb.step_s:
-        raise ValueError(f'{path}: video {video_id!r} lasts {duration_s:g} s, less than one {key} step '
+        raise FeatureDataError(f'{path}: video {video_id!r} lasts {duration_s:g} s, less than one {key} step '
                          f'({tb.step_s:g} s): check its "duration" in the annotation file and {key}.timebase')
     if tolerance is None:
         return
     expected = tb.num_features(duration_s)
     if abs(num - expected) > max(2.0, tolerance * expected):
-        raise ValueError(
+        raise FeatureDataError(
             f'{path}: video {video_id!r} has {num} {key} rows, but its annotated duration {duration_s:g} s on '
             f'{key}.timebase (step {tb.step_s:g} s, offset {tb.offset_s:g} s) needs about {expected} '
             f'({num * tb.step_s:g} s of features for {duration_s:g} s of video; allowed difference '

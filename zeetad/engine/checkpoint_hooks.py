@@ -17,7 +17,7 @@ from mmengine.logging import print_log
 from zeetad.registry import HOOKS
 from zeetad.utils.atomic_io import atomic_write_text
 
-from .checkpoint_io import check_state_dict_fits, remove_orphan_temp_files
+from .checkpoint_io import CheckpointError, check_state_dict_fits, remove_orphan_temp_files
 
 
 @HOOKS.register_module()
@@ -77,3 +77,40 @@ class CheckpointFitHook(Hook):
         state = checkpoint.get('state_dict', checkpoint)
         check_state_dict_fits(model, state, str(source))
         print_log(f'{source}: keys and shapes fit the model', logger='current', level=10)
+        check_classes_fit(runner, checkpoint, str(source))
+
+
+def _dataset_meta(loop) -> dict:
+    """The metainfo of a built loop's dataset (``{}`` when there is none); avoids ``.metainfo``'s deep copy."""
+    dataset = getattr(getattr(loop, 'dataloader', None), 'dataset', None)
+    meta = getattr(dataset, '_metainfo', None)
+    return meta if isinstance(meta, dict) else {}
+
+
+def check_classes_fit(runner, checkpoint: dict, source: str) -> None:
+    """Refuse (``CheckpointError``) a checkpoint trained on another class split than the run expects.
+
+    The weights of another split fit the model exactly, so nothing else notices: resuming would go on
+    training on other classes (mmengine only warns), and testing a zero-shot split would score "unseen" classes
+    the checkpoint was trained on, an inflated result. Checkpoints trained closed-set on purpose (``closed``
+    mode, ``train_on_all``) and closed-set tests are let through.
+    """
+    from mmengine.runner.base_loop import BaseLoop
+    trained = ((checkpoint.get('meta') or {}).get('dataset_meta') or {})
+    seen, trained_split = trained.get('classes'), str(trained.get('split', ''))
+    if not seen or 'closed-set' in trained_split:
+        return
+    if runner._resume:
+        meta = _dataset_meta(runner._train_loop) if isinstance(runner._train_loop, BaseLoop) else {}
+        if meta.get('classes') and tuple(meta['classes']) != tuple(seen):
+            raise CheckpointError(f'{source} was trained on {trained_split or "other classes"}, this config trains '
+                                  f'on {meta.get("split", "other classes")}: resume with the config it was trained '
+                                  f'with (classes differ: {sorted(set(seen) ^ set(meta["classes"]))[:5]})')
+        return
+    loop = getattr(runner, '_test_loop', None)
+    meta = _dataset_meta(loop) if isinstance(loop, BaseLoop) else {}
+    leaked = sorted(set(meta.get('classes') or ()) & set(seen))
+    if leaked and 'closed-set' not in str(meta.get('split', '')):
+        raise CheckpointError(f'{source} was trained on {trained_split}, whose seen classes include {len(leaked)} '
+                              f'of the classes this config tests as unseen ({meta.get("split", "")}): {leaked[:5]}; '
+                              'the zero-shot result would be inflated. Test it with the split it was trained on')

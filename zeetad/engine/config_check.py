@@ -117,6 +117,11 @@ class _Checker:
             return
         keys = accepted_keys(DataLoader)
         self.kinds(cfg, path, value_kinds(DataLoader))
+        for key, low in (('batch_size', 1), ('num_workers', 0)):  # torch's own message names no config key
+            value = cfg.get(key)
+            if value is not None and not isinstance(value, str) and (
+                    isinstance(value, bool) or not isinstance(value, int) or value < low):
+                self.error(f'{path}.{key}', f'must be an integer >= {low}, got {value!r}')
         for key, value in cfg.items():
             if key not in keys:
                 self.error(path, f"unknown key '{key}' for DataLoader{_close(key, keys)}")
@@ -210,6 +215,9 @@ def _check_structure(cfg, check: _Checker) -> None:
         check.component(dict(wrapper, type=wrapper.get('type', 'OptimWrapper')), 'optim_wrapper', zr.OPTIM_WRAPPERS,
                         _CONSUMED['optim_wrapper'])
         check.component(wrapper.get('optimizer'), 'optim_wrapper.optimizer', mm.OPTIMIZERS, ('params',))
+        lr = (wrapper.get('optimizer') or {}).get('lr')
+        if isinstance(lr, (int, float)) and not isinstance(lr, bool) and not lr >= 0:  # torch names no key
+            check.error('optim_wrapper.optimizer.lr', f'must be a number >= 0, got {lr!r}')
     if cfg.get('param_scheduler') is not None:
         check.many(cfg.param_scheduler, 'param_scheduler', mm.PARAM_SCHEDULERS, _CONSUMED['param_scheduler'])
     for name, hook in (cfg.get('default_hooks') or {}).items():

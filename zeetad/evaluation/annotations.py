@@ -104,8 +104,13 @@ def load_ground_truth(path: str, subset: Optional[str] = None, classes: ClassesA
         ``(ground_truth, classes, durations {video: seconds})``; see
         :func:`ground_truth_from_database`.
     """
-    data = read_json(path)
+    repeated: set = set()
+    data = read_json(path, repeated=repeated)
     database = data.get('database', data) if isinstance(data, dict) else data
+    twice = sorted(repeated & set(database)) if isinstance(database, dict) else []
+    if twice:  # json keeps the last entry of a repeated key: the first one would vanish from the ground truth
+        raise ValueError(f'{path}: video {twice[0]!r} has more than one entry ({len(twice)} repeated video ids: '
+                         f'{twice[:5]})')
     classes_source = classes if isinstance(classes, str) else 'classes'
     if isinstance(classes, str):
         classes = read_name_list(classes)
@@ -124,7 +129,21 @@ def load_prediction_table(path: str) -> PredictionTable:
     with open(path, 'rb') as f:
         raw = f.read()
     table = table_from_bytes(raw, path)  # fast path; None without msgspec or on anything unusual
-    return table if table is not None else table_from_results(read_json(path, raw), path)
+    table = table if table is not None else table_from_results(read_json(path, raw), path)
+    if raw.count(b'"score"') > len(table):  # some predictions vanished: a video listed twice? (~1 ms per 10 MB)
+        _reject_repeated_videos(raw, path)
+    return table
+
+
+def _reject_repeated_videos(raw: bytes, path: str) -> None:
+    """``ValueError`` if a video id occurs twice in the results: json keeps the last list only."""
+    repeated: set = set()
+    data = read_json(path, raw, repeated)
+    results = data.get('results', data) if isinstance(data, dict) else {}
+    twice = sorted(repeated & set(results)) if isinstance(results, dict) else []
+    if twice:
+        raise ValueError(f'{path}: video {twice[0]!r} has more than one list of predictions (the first would be '
+                         f'ignored; {len(twice)} repeated video ids: {twice[:5]})')
 
 
 def load_predictions(path: str) -> dict:

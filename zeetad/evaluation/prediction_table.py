@@ -19,6 +19,8 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from ..utils.json_keys import loads_noting_repeats
+
 
 @contextmanager
 def gc_paused():
@@ -34,9 +36,11 @@ def gc_paused():
             gc.enable()
 
 
-def read_json(path: str, raw: Optional[bytes] = None):
+def read_json(path: str, raw: Optional[bytes] = None, repeated: Optional[set] = None):
     """Parse a JSON file; an empty or malformed file raises ``ValueError``
-    naming it (and the line and column)."""
+    naming it (and the line and column). With a ``repeated`` set, keys that
+    occur twice within one object are added to it (costs ~1.4x the parse, so
+    only for small files such as the ground truth)."""
     if raw is None:
         with open(path, 'rb') as f:
             raw = f.read()
@@ -44,7 +48,11 @@ def read_json(path: str, raw: Optional[bytes] = None):
         raise ValueError(f'{path}: empty file (expected JSON)')
     try:
         with gc_paused():
-            return json.loads(raw)
+            if repeated is None:
+                return json.loads(raw)
+            data, twice = loads_noting_repeats(raw)
+            repeated |= twice
+            return data
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f'{path}: not valid JSON: {err}') from None
 
@@ -125,6 +133,10 @@ def check_segment(seg, where: str) -> list[float]:
 
 
 def _results_of(data, source: str) -> dict:
+    if isinstance(data, dict) and 'results' not in data and {'version', 'external_data'} & set(data):
+        # an official-format file that lost its "results": not a bare {video: [...]} with a video named 'version'
+        raise ValueError(f'{source}: no "results" key (found {sorted(data)[:5]}); expected {{"version", '
+                         f'"results": {{video: [predictions]}}, "external_data"}}')
     results = data['results'] if isinstance(data, dict) and 'results' in data else data
     if not isinstance(results, dict):
         raise ValueError(f'{source}: expected {{"results": {{video: [predictions]}}}}, got {type(results).__name__}')

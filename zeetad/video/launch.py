@@ -82,6 +82,9 @@ def run_extraction(source: str, out_path: str, *, model_name: Optional[str] = 'V
     """
     env = dist_env(rank, world_size)
     videos = list_videos(source, recursive=recursive)
+    if not videos:  # else exit status 0 and a summary of zeros: easy to take for success
+        raise FileNotFoundError(f'no video files in {source}' + ('' if recursive else ' (subfolders are read with '
+                                                                                   '--recursive)'))
     merge_result = None
     if env.world_size == 1:
         target, skip, mine = out_path, set(), videos
