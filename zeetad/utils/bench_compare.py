@@ -1,0 +1,121 @@
+"""ZEETAD against TadTR's own model: training step and inference, measured alternating in one process.
+
+Rows: the shipped configuration, ZEETAD configured like TadTR (no CLIP stream, no actionness head, no text
+adapters so the class embeddings are cached), and TadTR itself when a checkout is given (see
+:mod:`zeetad.utils.bench_tadtr`). Every repetition runs each model once in turn, so machine load drifts
+hit all rows alike; ratios are medians over the repetitions of the per-repetition ratio to TadTR.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from .bench_model import build_model, build_optim_wrapper, synthetic_windows
+from .benchmark import format_table, sync
+
+__all__ = ['tadtr_like_model_cfg', 'compare_section']
+
+
+def tadtr_like_model_cfg(model_cfg: dict) -> dict:
+    """``model_cfg`` reduced to what TadTR computes: no CLIP stream, no actionness head, frozen text tower
+    without adapters (class embeddings computed once and cached). Width, depth and queries unchanged."""
+    cfg = copy.deepcopy(model_cfg)
+    cfg['localizer'].update(clip_dim=None, fuse_clip=False, actionness=None)
+    cfg['classifier']['text_encoder']['num_adapter_blocks'] = 0
+    crit = cfg['criterion']
+    crit['loss_weights'] = {k: v for k, v in crit.get('loss_weights', {}).items() if k != 'loss_actionness'}
+    return cfg
+
+
+def _median(xs: Sequence[float]) -> float:
+    s = sorted(xs)
+    return s[len(s) // 2] if len(s) % 2 else 0.5 * (s[len(s) // 2 - 1] + s[len(s) // 2])
+
+
+def _timed(fn: Callable[[], object], device: str) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def _zeetad_calls(model, cfg, batch_size: int, window: int, classes, device: str, seed: int):
+    loc_dim, clip_dim = model.localizer.loc_proj[0].in_channels, model.localizer.clip_dim
+    batch = synthetic_windows(batch_size, window, loc_dim, clip_dim, classes, seed=seed)
+    data = model.data_preprocessor(batch, True)  # collated once: TadTR's rows get stacked tensors too
+    optim = build_optim_wrapper(model, cfg)
+
+    def train():
+        model.train()
+        loss, _ = model.parse_losses(model(**data, mode='loss'))
+        optim.update_params(loss)  # backward, gradient clipping, AdamW step, zero_grad
+
+    def infer():
+        model.eval()
+        with torch.no_grad():
+            model(**data, mode='predict')
+    return train, infer
+
+
+def _tadtr_calls(bench, batch_size: int, window: int, loc_dim: int, classes, device: str, seed: int):
+    from .bench_tadtr import tadtr_targets
+    batch = synthetic_windows(batch_size, window, loc_dim, None, classes, seed=seed)
+    feats = torch.stack([x['loc'] for x in batch['inputs']]).transpose(1, 2).contiguous().to(device)
+    mask = torch.zeros(batch_size, window, dtype=torch.bool, device=device)
+    targets = tadtr_targets(batch['data_samples'], device)
+    return (lambda: bench.train_step(feats, mask, targets)), (lambda: bench.predict(feats, mask))
+
+
+def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: Optional[str] = None) -> None:
+    """Print and store train-step and inference times (ms, medians of ``args.compare_reps`` alternating
+    repetitions) of each row at each of ``args.compare_batches``, and ratios to TadTR when it is given."""
+    rows = {'zeetad (shipped config)': build_model(model_cfg, args.device).model,
+            'zeetad, TadTR-like config': build_model(tadtr_like_model_cfg(model_cfg), args.device).model}
+    bench = None
+    if tadtr_path:
+        from .bench_tadtr import load_tadtr
+        bench = load_tadtr(tadtr_path, device=args.device)
+    loc_dim = model_cfg['localizer']['loc_dim']
+    results = {}
+    for bs in args.compare_batches:
+        calls = {name: _zeetad_calls(m, cfg, bs, args.window, classes, args.device, seed=bs)
+                 for name, m in rows.items()}
+        if bench is not None:
+            calls['TadTR (its own code)'] = _tadtr_calls(bench, bs, args.window, loc_dim, classes, args.device,
+                                                       seed=bs)
+        for phase, which in (('train step', 0), ('inference', 1)):
+            times = {name: [] for name in calls}
+            for rep in range(args.compare_warmup + args.compare_reps):
+                for name, fns in calls.items():
+                    t = _timed(fns[which], args.device)
+                    if rep >= args.compare_warmup:
+                        times[name].append(t)
+            results[(phase, bs)] = times
+    _print(results, bench is not None, args, out)
+
+
+def _print(results: dict, with_tadtr: bool, args, out: dict) -> None:
+    tadtr = 'TadTR (its own code)'
+    header = ['phase', 'batch', 'row', 'median ms', 'min ms']
+    if with_tadtr:
+        header += ['x TadTR (median of per-rep ratios)', 'range of ratios']
+    table, store = [], []
+    for (phase, bs), times in results.items():
+        for name, ts in times.items():
+            row = [phase, bs, name, f'{_median(ts) * 1e3:.0f}', f'{min(ts) * 1e3:.0f}']
+            rec = dict(phase=phase, batch=bs, row=name, median_ms=_median(ts) * 1e3, min_ms=min(ts) * 1e3,
+                       times_ms=[t * 1e3 for t in ts])
+            if with_tadtr:
+                ratios = [a / b for a, b in zip(ts, times[tadtr])]
+                row += [f'{_median(ratios):.2f}', f'{min(ratios):.2f}-{max(ratios):.2f}']
+                rec['ratio_to_tadtr'] = _median(ratios)
+            table.append(row)
+            store.append(rec)
+    print(f'\n## Against TadTR: windows of {args.window}, {args.compare_reps} alternating repetitions after '
+          f'{args.compare_warmup} warm-up (inputs collated beforehand; ratio < 1: faster than TadTR)')
+    print(format_table(header, table))
+    out['compare'] = store
