@@ -53,10 +53,12 @@ class ZEETAD(BaseModel):
             proj.bias.zero_()
 
     # ------------------------------------------------------------------ shared forward
-    def _run(self, inputs: dict, class_names: Sequence[str]) -> dict:
-        loc_out = self.localizer(inputs['loc'], inputs.get('clip'), inputs['mask'])
-        text = self.classifier.text_embeddings(class_names)
-        logits = torch.stack([self.classifier(sem, text_embeds=text) for sem in loc_out['semantics']])
+    def _run(self, inputs: dict, class_names: Sequence[str], last_only: bool = False) -> dict:
+        """Localizer + classifier; ``logits (M, B, Q, K)``, or ``(1, B, Q, K)`` of the last decoder layer only
+        with ``last_only`` (inference, where the other layers' classes are never read)."""
+        loc_out = self.localizer(inputs['loc'], inputs.get('clip'), inputs['mask'], last_only=last_only)
+        text = self.classifier.text_embeddings(class_names)  # once per step, shared by every decoder layer
+        logits = self.classifier(loc_out['semantics'], text_embeds=text)  # all layers in one call: (M, B, Q, K)
         return dict(loc_out, logits=logits)
 
     def forward(self, inputs: dict, data_samples: Optional[list] = None, mode: str = 'tensor'):
@@ -100,7 +102,7 @@ class ZEETAD(BaseModel):
     def predict(self, inputs: dict, data_samples: list) -> list:
         """-> one dict per window: ``video_id``, ``segments (K, 2)`` seconds, ``scores (K,)``, ``labels (K,)``."""
         names = self._class_names(data_samples, training=False)
-        out = self._run(inputs, names)
+        out = self._run(inputs, names, last_only=True)
         probs = out['logits'][-1].sigmoid()  # (B, Q, K)
         if self.test_cfg['score_fusion'] == 'mul' and out['actionness'] is not None:
             probs = probs * out['actionness'].sigmoid().unsqueeze(-1) ** self.test_cfg['actionness_power']
