@@ -147,3 +147,30 @@ def test_shipped_schedule_uses_fused_adamw_with_the_plain_update(tiny_clip_ckpt)
     assert max(moved) > 1e-5  # the step did move the parameters
     for (name, p), q in zip(models[0].named_parameters(), models[1].parameters()):
         torch.testing.assert_close(p, q, atol=1e-6, rtol=1e-5, msg=lambda m, n=name: f'{n}: {m}')
+
+
+def test_bf16_autocast_inference_is_close_and_leaves_text_float32(tiny_clip_ckpt):
+    model = _model(tiny_clip_ckpt)
+    _, inputs = windows(model)
+    names = samples(1)[0]['classes']
+    with torch.no_grad():
+        ref = model(inputs, samples(2), mode='predict')
+        text = model.classifier.text_embeddings(names).clone()
+        model.classifier.text_encoder.clear_cache()  # the bf16 run computes (and caches) the text afresh
+        model.test_cfg['autocast'] = 'bfloat16'
+        fast = model(inputs, samples(2), mode='predict')
+        cached = model.classifier.text_embeddings(names)
+    assert cached.dtype == torch.float32
+    torch.testing.assert_close(cached, text, atol=0, rtol=0)
+    for a, b in zip(ref, fast):
+        assert b['scores'].dtype == a['scores'].dtype
+        # bf16 keeps 8 bits of mantissa: scores within a few 1e-3 of float32, not equal
+        assert abs(a['scores'].max() - b['scores'].max()) < 2e-2
+        assert not (a['scores'] == b['scores']).all()
+
+
+def test_unknown_autocast_dtype_is_rejected(tiny_clip_ckpt):
+    cfg = tiny_model_cfg('zeetad_thumos14_i3d_clip.py', tiny_clip_ckpt)
+    cfg['test_cfg'] = dict(cfg.get('test_cfg') or {}, autocast='int8')
+    with pytest.raises(ValueError, match='model.test_cfg.autocast'):
+        MODELS.build(cfg)
