@@ -65,6 +65,10 @@ def parse_args(argv=None):
     p.add_argument('--compare-reps', type=int, default=7, help='alternating repetitions of the comparison')
     p.add_argument('--compare-warmup', type=int, default=1)
     p.add_argument('--compare-only', action='store_true', help='run only the comparison')
+    p.add_argument('--compare-autocast', choices=['bfloat16', 'float16'],
+                   help='also time the shipped model\'s inference under this autocast dtype (model.test_cfg.autocast)')
+    p.add_argument('--autocast', choices=['bfloat16', 'float16'],
+                   help='model.test_cfg.autocast for the inference section (default: the config\'s)')
     args = p.parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
         p.error('--device cuda: no CUDA device is available')
@@ -186,6 +190,8 @@ def main(argv=None) -> dict:
     profile_section(model, optim, batch, args, out)
     attention_section(model, args, out)
     long_section(model, optim, args, classes, out)
+    if args.autocast:
+        model.test_cfg['autocast'] = args.autocast
     inference_section(model, cfg, args, out)
     if args.compare_batches:
         with tempfile.TemporaryDirectory() as tmp:  # the tiny text tower's checkpoint lives here

@@ -57,10 +57,15 @@ def _zeetad_calls(model, cfg, batch_size: int, window: int, classes, device: str
         loss, _ = model.parse_losses(model(**data, mode='loss'))
         optim.update_params(loss)  # backward, gradient clipping, AdamW step, zero_grad
 
-    def infer():
+    def infer(autocast: Optional[str] = None):
         model.eval()
-        with torch.no_grad():
-            model(**data, mode='predict')
+        saved = model.test_cfg['autocast']
+        model.test_cfg['autocast'] = autocast or saved
+        try:
+            with torch.no_grad():
+                model(**data, mode='predict')
+        finally:
+            model.test_cfg['autocast'] = saved
     return train, infer
 
 
@@ -87,14 +92,19 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
     for bs in args.compare_batches:
         calls = {name: _zeetad_calls(m, cfg, bs, args.window, classes, args.device, seed=bs)
                  for name, m in rows.items()}
+        shipped = calls['zeetad (shipped config)']
+        if getattr(args, 'compare_autocast', None):  # the shipped model again, inference under autocast
+            calls[f'zeetad (shipped config), {args.compare_autocast} inference'] = (
+                None, lambda: shipped[1](args.compare_autocast))
         if bench is not None:
             calls['TadTR (its own code)'] = _tadtr_calls(bench, bs, args.window, loc_dim, classes, args.device,
                                                        seed=bs)
         for phase, which in (('train step', 0), ('inference', 1)):
-            times = {name: [] for name in calls}
+            phase_calls = {name: fns[which] for name, fns in calls.items() if fns[which] is not None}
+            times = {name: [] for name in phase_calls}
             for rep in range(args.compare_warmup + args.compare_reps):
-                for name, fns in calls.items():
-                    t = _timed(fns[which], args.device)
+                for name, fn in phase_calls.items():
+                    t = _timed(fn, args.device)
                     if rep >= args.compare_warmup:
                         times[name].append(t)
             results[(phase, bs)] = times
