@@ -65,6 +65,7 @@ def parse_args(argv=None):
     p.add_argument('--compare-reps', type=int, default=7, help='alternating repetitions of the comparison')
     p.add_argument('--compare-warmup', type=int, default=1)
     p.add_argument('--compare-only', action='store_true', help='run only the comparison')
+    p.add_argument('--inference-only', action='store_true', help='run only the THUMOS14 test-set inference section')
     p.add_argument('--compare-autocast', choices=['bfloat16', 'float16'],
                    help='also time the shipped model\'s inference under this autocast dtype (model.test_cfg.autocast)')
     p.add_argument('--autocast', choices=['bfloat16', 'float16'],
@@ -179,6 +180,14 @@ def main(argv=None) -> dict:
     print(f'text tower: {text_desc}; built in {built.build_s:.1f} s with the network blocked '
           f'({len(built.network_attempts)} connection attempts)')
     out.update(text_tower=text_desc, build_s=built.build_s, network_attempts=built.network_attempts)
+
+    if args.inference_only:
+        if args.autocast:
+            model.test_cfg['autocast'] = args.autocast
+        inference_section(model, cfg, args, out)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+        return out
 
     rows = parameter_rows(model)
     print('\n## Parameters')
