@@ -17,7 +17,7 @@ setup(
     python_requires='>=3.9',
     packages=find_packages(include=['zeetad', 'zeetad.*']),
     install_requires=[
-        'torch>=2.1',
+        'torch>=2.4',  # fused AdamW on CPU (configs/_base_/schedules/adamw_16e.py)
         'torchvision',
         'open_clip_torch>=2.23',
         'mmengine>=0.10.3,<0.11',
