@@ -40,7 +40,7 @@ setup(
     cmdclass={'build_py': BuildPyWithConfigs},
     entry_points={'console_scripts': ['zeetad = zeetad.cli:main']},
     install_requires=[
-        'torch>=2.1',
+        'torch>=2.4',  # fused AdamW on CPU (configs/_base_/schedules/adamw_16e.py)
         'torchvision',
         'open_clip_torch>=2.23',
         'mmengine>=0.10.3,<0.11',

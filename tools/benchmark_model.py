@@ -31,6 +31,7 @@ import torch  # noqa: E402
 from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
                                       model_cfg_for_benchmark, parameter_rows, split_classes,
                                       static_memory_mib, synthetic_windows, train_step_phases)
+from zeetad.utils.bench_compare import compare_section  # noqa: E402
 from zeetad.utils.benchmark import (format_table, load_note, peak_memory, saved_tensors_mib,  # noqa: E402
                                     set_threads)
 from zeetad.utils.model_report import (attention_section, inference_section, machine_line,  # noqa: E402
@@ -57,6 +58,18 @@ def parse_args(argv=None):
     p.add_argument('--naive-batch', type=int, default=1, help='samples the naive attention loop is timed on')
     p.add_argument('--json', help='also write the results here')
     p.add_argument('--quick', action='store_true', help='tiny sizes for smoke tests (implies --tiny-text)')
+    p.add_argument('--tadtr', metavar='PATH', help="a checkout of TadTR's repository (outside this one): adds its "
+                   'own model to the comparison and prints ratios against it')
+    p.add_argument('--compare-batches', type=int, nargs='*', default=[8, 16],
+                   help='batch sizes of the comparison with TadTR (none: skip the comparison)')
+    p.add_argument('--compare-reps', type=int, default=7, help='alternating repetitions of the comparison')
+    p.add_argument('--compare-warmup', type=int, default=1)
+    p.add_argument('--compare-only', action='store_true', help='run only the comparison')
+    p.add_argument('--inference-only', action='store_true', help='run only the THUMOS14 test-set inference section')
+    p.add_argument('--compare-autocast', choices=['bfloat16', 'float16'],
+                   help='also time the shipped model\'s inference under this autocast dtype (model.test_cfg.autocast)')
+    p.add_argument('--autocast', choices=['bfloat16', 'float16'],
+                   help='model.test_cfg.autocast for the inference section (default: the config\'s)')
     args = p.parse_args(argv)
     if args.device == 'cuda' and not torch.cuda.is_available():
         p.error('--device cuda: no CUDA device is available')
@@ -65,6 +78,7 @@ def parse_args(argv=None):
         args.batch_size, args.window, args.iters, args.warmup = min(args.batch_size, 2), min(args.window, 32), 1, 1
         args.long_length, args.test_batch_size, args.test_batches = min(args.long_length, 64), 4, 1
         args.nms_videos = min(args.nms_videos, 2)
+        args.compare_batches, args.compare_reps, args.compare_warmup = [2], 1, 0
     return args
 
 
@@ -145,6 +159,16 @@ def main(argv=None) -> dict:
     out: dict = dict(config=str(args.config), device=args.device, threads=threads, torch=torch.__version__)
     with tempfile.TemporaryDirectory() as tmp:
         model_cfg = model_cfg_for_benchmark(cfg, 'tiny' if args.tiny_text else 'random', tmp)
+        if args.compare_only:
+            print(f'zeetad against TadTR: {Path(args.config).name}, device {args.device}, {threads} torch threads, '
+                  f'torch {torch.__version__}')
+            print(machine_line(args.device))
+            if load_note():
+                print(load_note())
+            compare_section(cfg, model_cfg, args, split_classes(cfg, 'train'), out, args.tadtr)
+            if args.json:
+                Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+            return out
         built = build_model(model_cfg, args.device)
     model, enc = built.model, built.model.classifier.text_encoder
     text_desc = f'{enc.model_name} ({"tiny random" if args.tiny_text else "configured architecture, random init"})'
@@ -157,6 +181,14 @@ def main(argv=None) -> dict:
           f'({len(built.network_attempts)} connection attempts)')
     out.update(text_tower=text_desc, build_s=built.build_s, network_attempts=built.network_attempts)
 
+    if args.inference_only:
+        if args.autocast:
+            model.test_cfg['autocast'] = args.autocast
+        inference_section(model, cfg, args, out)
+        if args.json:
+            Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+        return out
+
     rows = parameter_rows(model)
     print('\n## Parameters')
     print(format_table(['part', 'total', 'trainable'], [(n, f'{t:,}', f'{tr:,}') for n, t, tr in rows]))
@@ -167,7 +199,13 @@ def main(argv=None) -> dict:
     profile_section(model, optim, batch, args, out)
     attention_section(model, args, out)
     long_section(model, optim, args, classes, out)
+    if args.autocast:
+        model.test_cfg['autocast'] = args.autocast
     inference_section(model, cfg, args, out)
+    if args.compare_batches:
+        with tempfile.TemporaryDirectory() as tmp:  # the tiny text tower's checkpoint lives here
+            compare_section(cfg, model_cfg_for_benchmark(cfg, 'tiny' if args.tiny_text else 'random', tmp), args,
+                            classes, out, args.tadtr)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=str))
     return out

@@ -12,7 +12,8 @@ from zeetad.registry import MODELS
 from .losses.segment_ops import segment_t1t2_to_cw
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
-                        shuffle_class_names=False, shuffle_seed=0)
+                        shuffle_class_names=False, shuffle_seed=0, autocast=None)
+AUTOCAST_DTYPES = (None, 'bfloat16', 'float16')
 
 
 def cyclic_permutation(k: int, seed: int) -> np.ndarray:
@@ -35,7 +36,10 @@ class ZEETAD(BaseModel):
         test_cfg: ``topk`` detections per window; ``score_fusion`` ``'mul'`` (class prob x actionness^p) or
             ``'cls'``; ``class_names`` to score instead of the dataset's (open vocabulary);
             ``shuffle_class_names`` scores class ``k`` with the text of another class (a control: a random
-            single cycle over the names, seeded by ``shuffle_seed``, logged once).
+            single cycle over the names, seeded by ``shuffle_seed``, logged once); ``autocast`` ``'bfloat16'``
+            (or ``'float16'``) runs the localizer and classifier head under ``torch.autocast`` at inference
+            (the class text embeddings stay float32): about 2x faster on CPUs with native bf16, see
+            docs/benchmarks.md for its effect on mAP; None (default): float32.
         init_clip_identity: start the classifier's projection as the identity on the pooled-CLIP part of the
             semantic embedding (and zero on the decoder part), so training starts from CLIP's own matching.
     """
@@ -52,6 +56,9 @@ class ZEETAD(BaseModel):
         if unknown:
             raise KeyError(f'model.test_cfg: unknown keys {sorted(unknown)}; expected {sorted(DEFAULT_TEST_CFG)}')
         self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
+        if self.test_cfg['autocast'] not in AUTOCAST_DTYPES:
+            raise ValueError(f'model.test_cfg.autocast must be one of {AUTOCAST_DTYPES}, '
+                             f'got {self.test_cfg["autocast"]!r}')
         if init_clip_identity:
             self._init_clip_identity()
 
@@ -66,10 +73,13 @@ class ZEETAD(BaseModel):
             proj.bias.zero_()
 
     # ------------------------------------------------------------------ shared forward
-    def _run(self, inputs: dict, class_names: Sequence[str]) -> dict:
-        loc_out = self.localizer(inputs['loc'], inputs.get('clip'), inputs['mask'])
-        text = self.classifier.text_embeddings(class_names)
-        logits = torch.stack([self.classifier(sem, text_embeds=text) for sem in loc_out['semantics']])
+    def _run(self, inputs: dict, class_names: Sequence[str], last_only: bool = False) -> dict:
+        """Localizer + classifier; ``logits (M, B, Q, K)``, or ``(1, B, Q, K)`` of the last decoder layer only
+        with ``last_only`` (inference, where the other layers' classes are never read)."""
+        loc_out = self.localizer(inputs['loc'], inputs.get('clip'), inputs['mask'], last_only=last_only)
+        with torch.autocast(inputs['loc'].device.type, enabled=False):  # float32 and cached whatever the caller's
+            text = self.classifier.text_embeddings(class_names)  # once per step, shared by every decoder layer
+        logits = self.classifier(loc_out['semantics'], text_embeds=text)  # all layers in one call: (M, B, Q, K)
         return dict(loc_out, logits=logits)
 
     def forward(self, inputs: dict, data_samples: Optional[list] = None, mode: str = 'tensor'):
@@ -120,15 +130,18 @@ class ZEETAD(BaseModel):
         """-> one dict per window: ``video_id``, ``segments (K, 2)`` seconds, ``scores (K,)``, ``labels (K,)``
         and ``label_names`` (label ``k`` means ``label_names[k]``: the metric and the APIs map through it)."""
         label_names, text_names = self._class_names(data_samples, training=False)
-        out = self._run(inputs, text_names)
-        probs = out['logits'][-1].sigmoid()  # (B, Q, K)
+        dtype = self.test_cfg['autocast']
+        with torch.autocast(inputs['loc'].device.type, dtype=getattr(torch, dtype or 'bfloat16'),
+                            enabled=dtype is not None):
+            out = self._run(inputs, text_names, last_only=True)
+        probs = out['logits'][-1].float().sigmoid()  # (B, Q, K)
         if self.test_cfg['score_fusion'] == 'mul' and out['actionness'] is not None:
-            probs = probs * out['actionness'].sigmoid().unsqueeze(-1) ** self.test_cfg['actionness_power']
+            probs = probs * out['actionness'].float().sigmoid().unsqueeze(-1) ** self.test_cfg['actionness_power']
         b, q, k = probs.shape
         topk = min(self.test_cfg['topk'], q * k)
         scores, flat = probs.reshape(b, -1).topk(topk, dim=1)
         query, labels = flat // k, flat % k
-        segments = torch.gather(out['segments'][-1], 1, query[..., None].expand(-1, -1, 2))
+        segments = torch.gather(out['segments'][-1].float(), 1, query[..., None].expand(-1, -1, 2))
         results = []
         for i, sample in enumerate(data_samples):
             seconds = segments[i].double() * sample['span_s'] + sample['begin_s']

@@ -43,6 +43,9 @@ class CLIPTextEncoder(nn.Module):
         name_map: optional label -> phrase overrides.
         truncate: drop tokens after the last pooled (EOT) token of the batch;
             exact under the causal mask, and ~4x fewer tokens for short prompts.
+        pooled_last_block: run the last block (when adapted, i.e. run every training step) for the pooled
+            token only; equal to the full block up to float rounding (see ``TextTower.run_block_pooled``),
+            ~2x faster text path, but off by default: demo trainings with it scored lower (docs/text.md).
         cache_size: class lists whose embeddings (and frozen-prefix activations)
             are kept; least recently used entries are evicted.
         cache_dir: download cache for pretrained tags.
@@ -59,6 +62,7 @@ class CLIPTextEncoder(nn.Module):
                  name_style: str = 'auto',
                  name_map: Optional[Mapping[str, str]] = None,
                  truncate: bool = True,
+                 pooled_last_block: bool = False,
                  cache_size: int = 8,
                  cache_dir: Optional[str] = None) -> None:
         super().__init__()
@@ -73,6 +77,7 @@ class CLIPTextEncoder(nn.Module):
         self.name_map = dict(name_map or {})
         build_prompts(['check'], templates, name_style)  # fail early on bad templates
         self.truncate = truncate and self.tower.can_truncate
+        self.pooled_last_block = pooled_last_block
         self.cache_size = int(cache_size)
 
         num_layers = self.tower.num_layers
@@ -164,7 +169,13 @@ class CLIPTextEncoder(nn.Module):
             tokens = tokens[:, :int(index.max()) + 1]
         x = self._prefix(key, tokens)
         hooks = [None] * self.first_adapted + list(self.adapters)
-        x = self.tower.run_blocks(x, self.first_adapted, self.tower.num_layers, hooks)
+        last = self.tower.num_layers - 1
+        if self.pooled_last_block and self.first_adapted <= last and self.tower.can_run_pooled(last):
+            x = self.tower.run_blocks(x, self.first_adapted, last, hooks)
+            x = self.tower.run_block_pooled(x, index, last, hooks[last])  # (N, 1, W)
+            index = torch.zeros_like(index)
+        else:
+            x = self.tower.run_blocks(x, self.first_adapted, self.tower.num_layers, hooks)
         return F.normalize(self.tower.pool_project(x, index).float(), dim=-1)
 
     def encode(self, class_names: Sequence[str]) -> torch.Tensor:

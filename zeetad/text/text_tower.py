@@ -127,6 +127,38 @@ class TextTower(nn.Module):
             x = x.transpose(0, 1)
         return x
 
+    def can_run_pooled(self, i: int) -> bool:
+        """True when block ``i`` is open_clip's plain ``ResidualAttentionBlock`` layout, which
+        :meth:`run_block_pooled` reproduces."""
+        blk = self.transformer.resblocks[i]
+        return (self.attn_mask is not None and self.pool_type in _TRUNCATABLE_POOLS
+                and isinstance(getattr(blk, 'attn', None), nn.MultiheadAttention)
+                and not hasattr(blk, 'ln_1_kv')
+                and all(hasattr(blk, n) for n in ('ln_1', 'ls_1', 'ln_2', 'mlp', 'ls_2')))
+
+    def run_block_pooled(self, x: torch.Tensor, index: torch.Tensor, i: int,
+                         after: Optional[Callable] = None) -> torch.Tensor:
+        """Block ``i`` (then ``after``) for the pooled token only: ``x (N, L, W)``, ``index (N,)`` -> ``(N, 1, W)``.
+
+        Exact for the last block under the causal mask: the pooled token attends to the keys up to its own
+        position, and nothing after the last block reads the other tokens, so their queries, attention
+        outputs and MLPs (about 80% of the block's work) are skipped. Check :meth:`can_run_pooled` first.
+        """
+        blk = self.transformer.resblocks[i]
+        rows = torch.arange(x.shape[0], device=x.device)
+        h = blk.ln_1(x)
+        q = h[rows, index][:, None]  # (N, 1, W)
+        # The causal mask's row of the pooled position: keys after it are masked.
+        hide = torch.arange(x.shape[1], device=x.device)[None] > index[:, None]  # (N, L)
+        if blk.attn.batch_first:
+            a = blk.attn(q, h, h, need_weights=False, key_padding_mask=hide)[0]
+        else:
+            a = blk.attn(q.transpose(0, 1), h.transpose(0, 1), h.transpose(0, 1), need_weights=False,
+                         key_padding_mask=hide)[0].transpose(0, 1)
+        y = x[rows, index][:, None] + blk.ls_1(a)
+        y = y + blk.ls_2(blk.mlp(blk.ln_2(y)))
+        return after(y) if after is not None else y
+
     def pool_project(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
         """Final LayerNorm + pooling + projection: ``(N, L, W), (N,) -> (N, D)``."""
         # LayerNorm is per token, so normalising only the pooled token is exact.

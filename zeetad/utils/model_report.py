@@ -189,11 +189,11 @@ def inference_section(model, cfg, args, out) -> None:
     with torch.no_grad():
         model.test_step(batches[0])  # warm-up; the class text embeddings are cached from here on
         sync(args.device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for b in batches[1:]:
             model.test_step(b)
         sync(args.device)
-        fwd_s = time.perf_counter() - t0
+        fwd_s, fwd_cpu_s = time.perf_counter() - t0, time.process_time() - c0
     timed = sum(len(b['inputs']) for b in batches[1:])
     windows_per_s = timed / fwd_s
     evaluator = cfg.get('test_evaluator', {})
@@ -213,13 +213,15 @@ def inference_section(model, cfg, args, out) -> None:
     nms_ms = nms_s * 1e3 / len(picks)
     total_s = total_windows / windows_per_s + len(videos) * nms_ms / 1e3
     print(f'\n## Inference on THUMOS14-test-shaped input ({len(videos)} videos of {os.path.basename(args.ann_file)}, '
-          f'I3D grid, windows of {args.window}, overlap {overlap})')
+          f'I3D grid, windows of {args.window}, overlap {overlap}, {model.test_cfg.get("autocast") or "float32"})')
     rows = [('windows in the test set', f'{total_windows} ({total_windows / len(videos):.1f} per video)'),
             (f'model forward, {timed} windows timed in batches of {bs}', f'{windows_per_s:.1f} windows/s'),
+            ('process CPU time per window (all threads)', f'{fwd_cpu_s * 1e3 / timed:.1f} ms'),
             (f'merge + Soft-NMS, {len(picks)} videos timed', f'{nms_ms:.1f} ms per video'),
             ('whole test set (extrapolated, no data loading)',
              f'{total_s:.1f} s = {len(videos) / total_s:.2f} videos/s')]
     print(format_table(['quantity', 'value'], rows, align='lr'))
-    out['inference'] = dict(videos=len(videos), windows=total_windows, timed_windows=timed,
-                            windows_per_s=windows_per_s, nms_ms_per_video=nms_ms, nms_videos_timed=len(picks),
+    out['inference'] = dict(autocast=model.test_cfg.get('autocast'), videos=len(videos), windows=total_windows, timed_windows=timed,
+                            windows_per_s=windows_per_s, cpu_ms_per_window=fwd_cpu_s * 1e3 / timed,
+                            nms_ms_per_video=nms_ms, nms_videos_timed=len(picks),
                             total_s=total_s, videos_per_s=len(videos) / total_s)

@@ -6,7 +6,9 @@ test_cfg = dict(type='TestLoop')
 
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4),
+    # fused: one kernel over all parameters (CPU since torch 2.4, CUDA), ~3-4x faster than the per-tensor loop
+    # on CPU; the same update up to float rounding (tests/models/test_model_speed_paths.py).
+    optimizer=dict(type='AdamW', lr=2e-4, weight_decay=1e-4, fused=True),
     clip_grad=dict(max_norm=0.1, norm_type=2),
     paramwise_cfg=dict(custom_keys={
         'sampling_offsets': dict(lr_mult=0.1),

@@ -73,14 +73,14 @@ class ZeroShotProposalClassifier(nn.Module):
         return self.text_encoder.encode(list(class_names))
 
     def project(self, query_embeds: torch.Tensor) -> torch.Tensor:
-        """L2-normalised queries in CLIP space: ``(B, Q, in_dim) -> (B, Q, D)``."""
+        """L2-normalised queries in CLIP space: ``(..., in_dim) -> (..., D)``."""
         return F.normalize(self.proj(query_embeds), dim=-1)
 
     def forward(self,
                 query_embeds: torch.Tensor,
                 class_names: Optional[Sequence[str]] = None,
                 text_embeds: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Class logits ``(B, Q, K)`` for queries ``(B, Q, in_dim)``.
+        """Class logits ``(..., Q, K)`` for queries ``(..., Q, in_dim)`` (any leading dims, e.g. ``(M, B)``).
 
         Pass ``class_names`` (K names), or precomputed L2-normalised
         ``text_embeds`` ``(K, D)`` to skip the text encoder.
@@ -90,7 +90,7 @@ class ZeroShotProposalClassifier(nn.Module):
                 raise ValueError('pass class_names or text_embeds')
             text_embeds = self.text_embeddings(class_names)
         q = self.project(query_embeds)
-        logits = self.logit_scale * torch.einsum('bqd,kd->bqk', q, text_embeds.to(q.dtype))
+        logits = self.logit_scale * torch.matmul(q, text_embeds.to(q.dtype).t())
         if self.logit_bias is not None:
             logits = logits + self.logit_bias
         return logits

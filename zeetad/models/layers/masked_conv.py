@@ -44,15 +44,18 @@ class MaskedGroupNorm(nn.GroupNorm):
 
 
 class MaskedConvNorm1d(nn.Sequential):
-    """``Conv1d(k=3, padding=1, stride)`` then :class:`MaskedGroupNorm`, both blind to padded steps.
+    """``Conv1d(kernel_size, padding=kernel_size // 2, stride)`` then :class:`MaskedGroupNorm`, both blind to
+    padded steps (``kernel_size`` odd, so output step ``i`` is centred on input step ``i * stride``).
 
     Padded input steps are zeroed before the conv, so the taps at a window's last valid step read the same
     zeros as the conv's own boundary padding of the window alone; outputs are zero at padded steps.
     Indexable like the ``Sequential(Conv1d, GroupNorm)`` it replaces (``[0]`` is the conv).
     """
 
-    def __init__(self, in_dim: int, out_dim: int, stride: int = 1, groups: int = 32) -> None:
-        super().__init__(nn.Conv1d(in_dim, out_dim, 3, stride=stride, padding=1),
+    def __init__(self, in_dim: int, out_dim: int, stride: int = 1, groups: int = 32, kernel_size: int = 3) -> None:
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ValueError(f'kernel_size must be a positive odd number, got {kernel_size}')
+        super().__init__(nn.Conv1d(in_dim, out_dim, kernel_size, stride=stride, padding=kernel_size // 2),
                          MaskedGroupNorm(min(groups, out_dim), out_dim))
         self.stride = stride
 

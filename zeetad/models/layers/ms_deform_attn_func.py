@@ -90,7 +90,8 @@ def _ms_deform_attn_1d_dense(value: Tensor, spatial_shapes: Tensor, level_start_
     B, S, H, D = value.shape
     Lq = sampling_locations.shape[1]
     index, weight = _neighbours(value, spatial_shapes, level_start_index, sampling_locations, attention_weights)
-    dense = value.new_zeros(B * H, Lq, S).scatter_add(2, index.reshape(B * H, Lq, -1), weight.reshape(B * H, Lq, -1))
+    # In place into fresh zeros: the out-of-place scatter_add would first copy the (B*H, Lq, S) zeros.
+    dense = value.new_zeros(B * H, Lq, S).scatter_add_(2, index.reshape(B * H, Lq, -1), weight.reshape(B * H, Lq, -1))
     out = torch.bmm(dense, value.permute(0, 2, 1, 3).reshape(B * H, S, D))
     return out.view(B, H, Lq, D).permute(0, 2, 1, 3).reshape(B, Lq, H * D)
 

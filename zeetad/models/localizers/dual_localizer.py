@@ -31,17 +31,22 @@ class DualLocalizer(nn.Module):
         num_levels: feature pyramid levels (extra levels by stride-2 convolutions).
         fuse_clip: also add the projected CLIP stream to the localisation input.
         pool_sharpness: edge width, in steps, of the soft segment mask.
+        proj_kernel: kernel size of the two input projections (odd; 1 is TadTR's pointwise projection, 3 also
+            mixes each step with its neighbours at 3x the cost of the model's largest matrix product).
         detach_semantics: cut the gradient from classification into localisation (two-stage baseline).
     """
 
     def __init__(self, loc_dim: int, clip_dim: Optional[int], transformer: dict, actionness: Optional[dict] = None,
                  d_model: int = 256, num_levels: int = 1, fuse_clip: bool = True, pool_sharpness: float = 0.5,
-                 detach_semantics: bool = False):
+                 detach_semantics: bool = False, proj_kernel: int = 3):
         super().__init__()
         self.clip_dim, self.num_levels, self.pool_sharpness = clip_dim, num_levels, pool_sharpness
         self.detach_semantics = detach_semantics
-        self.loc_proj = MaskedConvNorm1d(loc_dim, d_model)
-        self.clip_proj = MaskedConvNorm1d(clip_dim, d_model) if (fuse_clip and clip_dim) else None
+        if proj_kernel < 1 or proj_kernel % 2 == 0:
+            raise ValueError(f'model.localizer.proj_kernel must be a positive odd number, got {proj_kernel}')
+        self.loc_proj = MaskedConvNorm1d(loc_dim, d_model, kernel_size=proj_kernel)
+        self.clip_proj = MaskedConvNorm1d(clip_dim, d_model, kernel_size=proj_kernel) if (fuse_clip and clip_dim) \
+            else None
         # Each extra level: ReLU, then a stride-2 conv + GroupNorm.
         self.downsample = nn.ModuleList(MaskedConvNorm1d(d_model, d_model, stride=2) for _ in range(num_levels - 1))
         self.transformer = MODELS.build(dict(transformer, d_model=d_model, num_levels=num_levels))
@@ -57,11 +62,13 @@ class DualLocalizer(nn.Module):
             masks.append(mask)
         return feats, masks
 
-    def forward(self, loc: torch.Tensor, clip: Optional[torch.Tensor], mask: torch.Tensor) -> dict:
+    def forward(self, loc: torch.Tensor, clip: Optional[torch.Tensor], mask: torch.Tensor,
+                last_only: bool = False) -> dict:
         """``loc (B, T, C)``, ``clip (B, T, D)``, ``mask (B, T)`` (True = padding) -> dict of
 
         ``segments (M, B, Q, 2)`` start/end in [0, 1] of the valid length, ``semantics (M, B, Q, C + D)``,
         ``actionness (B, Q)`` logits of the last layer (or None), ``valid_len (B,)``.
+        ``last_only`` (inference): semantics of the last decoder layer only, ``(1, B, Q, C + D)``.
         """
         valid_len = (~mask).sum(1).to(loc.dtype)
         if clip is not None:  # pooled below with zero weight there, but 0 * inf would still be NaN
@@ -73,17 +80,20 @@ class DualLocalizer(nn.Module):
         out = self.transformer(feats, masks)
         segments = segment_cw_to_t1t2(out['segments']).clamp(0.0, 1.0)  # (M, B, Q, 2)
         hidden = out['hidden_states']  # (M, B, Q, C)
-        semantics = []
-        for layer in range(hidden.shape[0]):
-            parts = [hidden[layer]]
-            if self.clip_dim and clip is not None:
-                parts.append(pool_in_segments(clip, segments[layer], valid_len, self.pool_sharpness))
-            sem = torch.cat(parts, dim=-1)
-            semantics.append(sem.detach() if self.detach_semantics else sem)
+        layers = segments[-1:] if last_only else segments
+        semantics = hidden[-1:] if last_only else hidden
+        if self.clip_dim and clip is not None:
+            # Every layer's segments pooled in one call: (M, B, Q, 2) -> (B, M * Q, 2) -> (M, B, Q, D).
+            M, B, Q = layers.shape[:3]
+            flat = layers.permute(1, 0, 2, 3).reshape(B, M * Q, 2)
+            pooled = pool_in_segments(clip, flat, valid_len, self.pool_sharpness)
+            semantics = torch.cat((semantics, pooled.view(B, M, Q, -1).transpose(0, 1)), dim=-1)
+        if self.detach_semantics:
+            semantics = semantics.detach()
         actionness = None
         if self.actionness is not None:
             level0 = out['memory'][:, :loc.shape[1]]
             # Unclipped segments, as TadTR expands the RoI before clipping it to the window.
             actionness = self.actionness(level0, segment_cw_to_t1t2(out['segments'][-1]), valid_len)
-        return dict(segments=segments, segments_cw=out['segments'], semantics=torch.stack(semantics),
+        return dict(segments=segments, segments_cw=out['segments'], semantics=semantics,
                     actionness=actionness, valid_len=valid_len)

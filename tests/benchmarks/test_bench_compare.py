@@ -1,0 +1,64 @@
+"""The comparison with TadTR in tools/benchmark_model.py: rows, the TadTR-like configuration, TadTR's stand-ins.
+
+TadTR's own code is never part of zeetad: the end-to-end check against it runs only when ``TADTR_PATH`` names a
+checkout (e.g. ``git clone https://github.com/xlliu7/TadTR /tmp/tadtr``)."""
+import os
+
+import pytest
+import torch
+
+from zeetad.utils.bench_compare import tadtr_like_model_cfg
+from zeetad.utils.bench_model import load_config
+from zeetad.utils.bench_tadtr import RoIAlign1d, load_tadtr
+from test_bench_tools import run_tool
+
+
+def test_tadtr_like_config_drops_clip_actionness_and_adapters_only():
+    cfg = load_config().model.to_dict()
+    like = tadtr_like_model_cfg(cfg)
+    loc, ref = like['localizer'], cfg['localizer']
+    assert loc['clip_dim'] is None and loc['actionness'] is None and not loc['fuse_clip']
+    assert like['classifier']['text_encoder']['num_adapter_blocks'] == 0
+    assert 'loss_actionness' not in like['criterion']['loss_weights']
+    assert loc['d_model'] == ref['d_model'] and loc['transformer'] == ref['transformer']
+    assert cfg['localizer']['actionness'] is not None  # the shipped config is left alone
+
+
+def test_roi_align_stand_in_interpolates_bin_centres():
+    T, bins = 20, 4
+    ramp = torch.arange(T, dtype=torch.float32).view(1, 1, T).expand(2, 3, T).clone()
+    ramp[1] *= 2
+    rois = torch.tensor([[0, 2.0, 10.0], [1, 4.0, 6.0]])  # (batch index, start, end) in steps
+    out = RoIAlign1d(bins)(ramp, rois)
+    assert out.shape == (2, 3, bins)
+    for r, (b, s, e) in enumerate(rois.tolist()):
+        centres = [s + (i + 0.5) * (e - s) / bins - 0.5 for i in range(bins)]  # a ramp interpolates exactly
+        expected = torch.tensor(centres) * (2 if b == 1 else 1)
+        torch.testing.assert_close(out[r, 0], expected)
+
+
+def test_load_tadtr_names_a_path_that_is_no_checkout(tmp_path):
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        load_tadtr(str(tmp_path))
+
+
+@pytest.mark.slow
+def test_compare_only_quick(tmp_path):
+    stdout, res = run_tool('benchmark_model.py', '--quick', '--threads', '1', '--compare-only',
+                           '--compare-autocast', 'bfloat16', tmp_path=tmp_path)
+    assert '## Against TadTR' in stdout
+    rows = {(r['phase'], r['row']) for r in res['compare']}
+    assert rows == {('train step', 'zeetad (shipped config)'), ('train step', 'zeetad, TadTR-like config'),
+                    ('inference', 'zeetad (shipped config)'), ('inference', 'zeetad, TadTR-like config'),
+                    ('inference', 'zeetad (shipped config), bfloat16 inference')}
+    assert all(r['median_cpu_ms'] > 0 and r['median_wall_ms'] > 0 for r in res['compare'])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get('TADTR_PATH'), reason='TADTR_PATH (a TadTR checkout) not set')
+def test_compare_with_tadtr_checkout(tmp_path):
+    stdout, res = run_tool('benchmark_model.py', '--quick', '--threads', '1', '--compare-only', '--tadtr',
+                           os.environ['TADTR_PATH'], tmp_path=tmp_path)
+    tadtr = [r for r in res['compare'] if r['row'] == 'TadTR (its own code)']
+    assert len(tadtr) == 2 and all(r['cpu_ratio_to_tadtr'] == 1.0 for r in tadtr)
+    assert all('cpu_ratio_to_tadtr' in r for r in res['compare'])
