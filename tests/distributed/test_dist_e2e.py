@@ -40,7 +40,7 @@ model = dict(
     localizer=dict(d_model=32, transformer=dict(nhead=2, enc_layers=1, dec_layers=1, dim_ff=64, num_queries=8),
                    actionness=dict(hidden_dim=32)),
     classifier=dict(text_encoder=dict(pretrained=D + '/clip/tiny_clip.pt', model_config_file={clip_cfg!r})))
-train_cfg = dict(max_epochs=2, val_interval=100)
+train_cfg = dict(max_epochs=2, val_interval=100, target_iters=None)
 randomness = dict(seed=0, deterministic=True)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=4, by_epoch=False, max_keep_ckpts=-1))
 """

@@ -5,10 +5,11 @@ from .config_check import ConfigError, validate_config
 from .distributed import finalize_distributed, init_distributed
 from .nonfinite import GuardedAmpOptimWrapper, GuardedOptimWrapper, NonFiniteLossHook
 from .resume import ResumableEpochBasedTrainLoop, RNGStateHook, capture_rng_state, restore_rng_state
+from .schedule import StepsTargetEpochTrainLoop
 
 checkpoint_io.install()
 
 __all__ = ['CheckpointError', 'find_latest_checkpoint', 'load_checkpoint_file', 'ConfigError', 'validate_config',
            'finalize_distributed', 'init_distributed', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper',
            'NonFiniteLossHook', 'ResumableEpochBasedTrainLoop', 'RNGStateHook', 'capture_rng_state',
-           'restore_rng_state']
+           'restore_rng_state', 'StepsTargetEpochTrainLoop']
