@@ -92,7 +92,9 @@ def existing_dataset(out_dir: str, cfg: SyntheticConfig, text_encoder_desc: dict
     if not meta_path.is_file():
         return None
     meta = json.loads(meta_path.read_text())
-    same = (meta.get('config') == cfg.to_dict() and meta.get('text_encoder') == text_encoder_desc
+    # fields added after a dataset was written hold their defaults there
+    stored = {**SyntheticConfig().to_dict(), **meta.get('config', {})}
+    same = (stored == cfg.to_dict() and meta.get('text_encoder') == text_encoder_desc
             and meta.get('num_videos') == num_videos)
     return meta if same else None
 
