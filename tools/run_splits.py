@@ -1,10 +1,12 @@
 #!/usr/bin/env python
 """Train and test a config on several published zero-shot splits; print mean ± std mAP per tIoU.
 
-    python tools/run_splits.py CONFIG --ratios 75 50 --indices 0 1 2 3 4 5 6 7 8 9 [--work-dir D] [--cfg-options ...]
+    python tools/run_splits.py CONFIG --ratios 75 50 --indices 0 1 2 3 4 5 6 7 8 9 [--seeds 0 1 2]
+                               [--work-dir D] [--cfg-options ...]
 
-Each split runs in ``<work-dir>/r<ratio>_s<index>`` and is skipped when already complete, so an interrupted sweep
-continues where it stopped.
+Each split and seed runs in ``<work-dir>/r<ratio>_s<index>`` (seed 0) or ``.../r<ratio>_s<index>_seed<n>`` and is
+skipped when already complete, so an interrupted sweep continues where it stopped. The summary rows are the mean
+± sample std over every run of a ratio (splits x seeds).
 """
 import argparse
 import json
@@ -17,14 +19,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None):
-    import numpy as np
     from mmengine.config import DictAction
 
-    from zeetad.engine.experiments import markdown_table, metric_row, train_and_test
+    from zeetad.engine.experiments import markdown_table, mean_std_rows, metric_row, train_and_test
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('config')
     p.add_argument('--ratios', type=int, nargs='+', default=[75, 50])
     p.add_argument('--indices', type=int, nargs='+', default=list(range(10)))
+    p.add_argument('--seeds', type=int, nargs='+', default=[0], help='randomness.seed values (each split x seed)')
     p.add_argument('--work-dir', default=None)
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     args = p.parse_args(argv)
@@ -32,18 +34,17 @@ def main(argv=None):
     results = {}
     for ratio in args.ratios:
         for index in args.indices:
-            tic = time.time()
-            options = {**args.cfg_options, 'split.ratio': ratio, 'split.index': index}
-            metrics = train_and_test(args.config, os.path.join(root, f'r{ratio}_s{index}'), options)
-            results[f'{ratio}/{100 - ratio} split {index}'] = metric_row(metrics)
-            print(f'split {ratio}/{100 - ratio} #{index}: avg mAP {results[f"{ratio}/{100 - ratio} split {index}"]["avg"]:.2f} '
-                  f'({time.time() - tic:.0f} s)', flush=True)
+            for seed in args.seeds:
+                tic = time.time()
+                options = {**args.cfg_options, 'split.ratio': ratio, 'split.index': index, 'randomness.seed': seed}
+                name = f'{ratio}/{100 - ratio} split {index}' + (f' seed {seed}' if len(args.seeds) > 1 else '')
+                work = os.path.join(root, f'r{ratio}_s{index}' + (f'_seed{seed}' if seed else ''))
+                results[name] = metric_row(train_and_test(args.config, work, options))
+                print(f'{name}: avg mAP {results[name]["avg"]:.2f} ({time.time() - tic:.0f} s)', flush=True)
     columns = list(next(iter(results.values())))
-    rows = dict(results)
-    for ratio in args.ratios:
-        runs = [row for name, row in results.items() if name.startswith(f'{ratio}/')]
-        rows[f'**{ratio}/{100 - ratio} mean ± std ({len(runs)} splits)**'] = {
-            c: f'{np.mean([r[c] for r in runs]):.2f} ± {np.std([r[c] for r in runs]):.2f}' for c in columns}
+    groups = {f'**{r}/{100 - r} mean ± std ({len(args.indices)} splits x {len(args.seeds)} seeds)**':
+              [row for name, row in results.items() if name.startswith(f'{r}/')] for r in args.ratios}
+    rows = {**results, **mean_std_rows(groups, columns)}
     table = markdown_table(rows, columns)
     print(table)
     Path(root).mkdir(parents=True, exist_ok=True)

@@ -67,6 +67,19 @@ def metric_row(metrics: dict) -> dict:
     return row
 
 
+def mean_std(values) -> tuple:
+    """(mean, sample standard deviation) of ``values``; the std is 0 for a single value."""
+    import numpy as np
+    values = np.asarray(list(values), dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def mean_std_rows(runs: dict, columns: list) -> dict:
+    """``{group: [metric rows of its runs]}`` -> ``{group: {column: 'mean ± std'}}`` (sample std over runs)."""
+    return {group: {c: '{:.2f} ± {:.2f}'.format(*mean_std(r[c] for r in rows)) for c in columns}
+            for group, rows in runs.items()}
+
+
 def markdown_table(rows: dict, columns: list, fmt: str = '{:.2f}') -> str:
     """``{row name: {column: value or str}}`` -> a markdown table."""
     lines = ['| | ' + ' | '.join(columns) + ' |', '|---|' + '---|' * len(columns)]
