@@ -3,6 +3,7 @@
 
     python tools/run_baselines.py [--config CFG] [--ratios 75 50] [--index 0] [--seeds 0 1 2]
                                   [--work-dir work_dirs/baselines] [--cfg-options k=v ...]
+                                  [--test-options k=v ...] [--report NAME]
 
 Variants (all tested zero-shot on the split's unseen classes):
   zeetad       end-to-end ZEETAD (adapters in the text tower)
@@ -54,6 +55,9 @@ def main(argv=None):
     p.add_argument('--seeds', type=int, nargs='+', default=[0], help='randomness.seed values; each variant runs all')
     p.add_argument('--work-dir', default='work_dirs/baselines')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={}, help='applied to every run')
+    p.add_argument('--test-options', nargs='+', action=DictAction, default={},
+                   help='applied to the tests only: compare scoring rules on the same trained checkpoints')
+    p.add_argument('--report', default='baselines', help='<work-dir>/<report>.{md,json}')
     args = p.parse_args(argv)
     runs = {}  # '<ratio> <variant>' -> [metric row per seed]
     for ratio in args.ratios:
@@ -67,7 +71,7 @@ def main(argv=None):
                 seed_dir = f'seed{seed}' if seed else ''  # seed 0 keeps the single-seed layout
                 work_dir = os.path.join(args.work_dir, f'r{ratio}_s{args.index}', seed_dir, trained)
                 metrics = train_and_test(args.config, work_dir, {**split, **train_opts, 'randomness.seed': seed},
-                                         test_opts)
+                                         {**args.test_options, **test_opts})
                 name = f'{ratio}/{100 - ratio} {variant}'
                 runs.setdefault(name, []).append(metric_row(metrics))
                 print(f'== {name} seed {seed}: avg mAP {runs[name][-1]["avg"]:.2f} ({time.time() - tic:.0f} s)',
@@ -87,13 +91,14 @@ def main(argv=None):
             checks.append(f"{ratio}/{100 - ratio}: seed std <= 3 (worst variant): {worst:.2f} "
                           f"{'✓' if worst <= 3 else '✗'}")
     threads = os.environ.get('OMP_NUM_THREADS', 'unset')
-    report = (f'{args.config}, split index {args.index}, seeds {args.seeds}, OMP_NUM_THREADS={threads}; '
+    tested = f'; test options {args.test_options}' if args.test_options else ''
+    report = (f'{args.config}, split index {args.index}, seeds {args.seeds}, OMP_NUM_THREADS={threads}{tested}; '
               f'avg mAP (%) mean ± sample std over the seeds\n\n{table}\n\n' +
               '\n'.join(f'- {c}' for c in checks) + '\n')
     print(report)
     Path(args.work_dir).mkdir(parents=True, exist_ok=True)
-    (Path(args.work_dir) / 'baselines.md').write_text(report)
-    (Path(args.work_dir) / 'baselines.json').write_text(json.dumps(runs, indent=1))
+    (Path(args.work_dir) / f'{args.report}.md').write_text(report)
+    (Path(args.work_dir) / f'{args.report}.json').write_text(json.dumps(runs, indent=1))
     return runs
 
 

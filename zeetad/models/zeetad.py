@@ -11,7 +11,8 @@ from zeetad.registry import MODELS
 from .losses.segment_ops import segment_t1t2_to_cw
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
-                        shuffle_class_names=False, shuffle_seed=0)
+                        shuffle_class_names=False, shuffle_seed=0, class_score='sigmoid', softmax_temperature=1.0)
+CLASS_SCORES = ('sigmoid', 'softmax')
 
 
 @MODELS.register_module()
@@ -22,7 +23,9 @@ class ZEETAD(BaseModel):
         criterion: :class:`SetCriterion` config.
         test_cfg: ``topk`` detections per window; ``score_fusion`` ``'mul'`` (class prob x actionness^p) or
             ``'cls'``; ``class_names`` to score instead of the dataset's (open vocabulary);
-            ``shuffle_class_names`` permutes the name -> text mapping (a control).
+            ``shuffle_class_names`` permutes the name -> text mapping (a control); ``class_score``
+            ``'sigmoid'`` (per class, as trained) or ``'softmax'`` over the K test-class texts of
+            ``logits / softmax_temperature`` (CLIP's zero-shot rule: scores comparable across classes).
         init_clip_identity: start the classifier's projection as the identity on the pooled-CLIP part of the
             semantic embedding (and zero on the decoder part), so training starts from CLIP's own matching.
     """
@@ -39,6 +42,12 @@ class ZEETAD(BaseModel):
         if unknown:
             raise KeyError(f'model.test_cfg: unknown keys {sorted(unknown)}; expected {sorted(DEFAULT_TEST_CFG)}')
         self.test_cfg = {**DEFAULT_TEST_CFG, **(test_cfg or {})}
+        if self.test_cfg['class_score'] not in CLASS_SCORES:
+            raise ValueError(f"model.test_cfg.class_score must be one of {CLASS_SCORES}, got "
+                             f"{self.test_cfg['class_score']!r}")
+        if not self.test_cfg['softmax_temperature'] > 0:
+            raise ValueError(f"model.test_cfg.softmax_temperature must be > 0, got "
+                             f"{self.test_cfg['softmax_temperature']!r}")
         if init_clip_identity:
             self._init_clip_identity()
 
@@ -101,7 +110,11 @@ class ZEETAD(BaseModel):
         """-> one dict per window: ``video_id``, ``segments (K, 2)`` seconds, ``scores (K,)``, ``labels (K,)``."""
         names = self._class_names(data_samples, training=False)
         out = self._run(inputs, names)
-        probs = out['logits'][-1].sigmoid()  # (B, Q, K)
+        logits = out['logits'][-1]  # (B, Q, K)
+        if self.test_cfg['class_score'] == 'softmax':
+            probs = (logits / self.test_cfg['softmax_temperature']).softmax(-1)
+        else:
+            probs = logits.sigmoid()
         if self.test_cfg['score_fusion'] == 'mul' and out['actionness'] is not None:
             probs = probs * out['actionness'].sigmoid().unsqueeze(-1) ** self.test_cfg['actionness_power']
         b, q, k = probs.shape
