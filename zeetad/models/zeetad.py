@@ -11,7 +11,9 @@ from zeetad.registry import MODELS
 from .losses.segment_ops import segment_t1t2_to_cw
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
-                        shuffle_class_names=False, shuffle_seed=0, class_score='sigmoid', softmax_temperature=1.0)
+                        shuffle_class_names=False, shuffle_seed=0, class_score='sigmoid', softmax_temperature=1.0,
+                        clip_prior_weight=0.0)
+CLIP_LOGIT_SCALE = 100.0  # CLIP's own (maximum) logit scale, for the untrained CLIP prior
 CLASS_SCORES = ('sigmoid', 'softmax')
 
 
@@ -25,7 +27,10 @@ class ZEETAD(BaseModel):
             ``'cls'``; ``class_names`` to score instead of the dataset's (open vocabulary);
             ``shuffle_class_names`` permutes the name -> text mapping (a control); ``class_score``
             ``'sigmoid'`` (per class, as trained) or ``'softmax'`` over the K test-class texts of
-            ``logits / softmax_temperature`` (CLIP's zero-shot rule: scores comparable across classes).
+            ``logits / softmax_temperature`` (CLIP's zero-shot rule: scores comparable across classes);
+            ``clip_prior_weight`` w mixes the class probabilities with CLIP's own zero-shot rule on the
+            frames pooled in each segment, ``(1 - w) p + w softmax(100 cos(pooled CLIP, text))`` (an output
+            ensemble with the untrained matching, as WiSE-FT; the text is the classifier's, adapters included).
         init_clip_identity: start the classifier's projection as the identity on the pooled-CLIP part of the
             semantic embedding (and zero on the decoder part), so training starts from CLIP's own matching.
     """
@@ -45,6 +50,9 @@ class ZEETAD(BaseModel):
         if self.test_cfg['class_score'] not in CLASS_SCORES:
             raise ValueError(f"model.test_cfg.class_score must be one of {CLASS_SCORES}, got "
                              f"{self.test_cfg['class_score']!r}")
+        if not 0.0 <= self.test_cfg['clip_prior_weight'] <= 1.0:
+            raise ValueError(f"model.test_cfg.clip_prior_weight must be in [0, 1], got "
+                             f"{self.test_cfg['clip_prior_weight']!r}")
         if not self.test_cfg['softmax_temperature'] > 0:
             raise ValueError(f"model.test_cfg.softmax_temperature must be > 0, got "
                              f"{self.test_cfg['softmax_temperature']!r}")
@@ -115,6 +123,15 @@ class ZEETAD(BaseModel):
             probs = (logits / self.test_cfg['softmax_temperature']).softmax(-1)
         else:
             probs = logits.sigmoid()
+        weight, clip_dim = self.test_cfg['clip_prior_weight'], self.localizer.clip_dim
+        if weight > 0 and clip_dim:
+            pooled = torch.nn.functional.normalize(out['semantics'][-1][..., -clip_dim:], dim=-1)  # (B, Q, D)
+            text = self.classifier.text_embeddings(names).to(pooled.dtype)  # (K, D)
+            if text.shape[-1] != clip_dim:
+                raise ValueError(f'model.test_cfg.clip_prior_weight needs CLIP frames of the text width: '
+                                 f'localizer.clip_dim {clip_dim} != text embeddings {text.shape[-1]}')
+            prior = (CLIP_LOGIT_SCALE * pooled @ text.T).softmax(-1)
+            probs = (1.0 - weight) * probs + weight * prior
         if self.test_cfg['score_fusion'] == 'mul' and out['actionness'] is not None:
             probs = probs * out['actionness'].sigmoid().unsqueeze(-1) ** self.test_cfg['actionness_power']
         b, q, k = probs.shape
