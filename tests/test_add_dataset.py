@@ -31,7 +31,7 @@ def test_one_config_file_trains_and_tests(tmp_path, tiny_clip_ckpt):
                            transformer=dict(nhead=2, enc_layers=1, dec_layers=1, dim_ff=32, num_queries=6),
                            actionness=dict(hidden_dim=16)),
             classifier=dict(text_encoder=dict(pretrained={tiny_clip_ckpt!r}, num_adapter_blocks=1)))
-        train_cfg = dict(max_epochs=1)
+        train_cfg = dict(max_epochs=1, target_iters=None)  # one epoch, not the demo's ~700 iterations
     '''))
     import test as test_tool
     import train as train_tool

@@ -52,7 +52,7 @@ def test_several_problems_are_reported_together(options):
                      "optim_wrapper.optimizer: unknown key 'lr_mult' for AdamW",
                      "param_scheduler[0]: unknown key 'endd' for LinearLR (did you mean 'end'?)",
                      "default_hooks.logger: unknown key 'intervall' for LoggerHook (did you mean 'interval'?)",
-                     "train_cfg: unknown key 'max_epoch' for EpochBasedTrainLoop (did you mean 'max_epochs'?)",
+                     "train_cfg: unknown key 'max_epoch' for StepsTargetEpochTrainLoop (did you mean 'max_epochs'?)",
                      "randomness: unknown key 'sed' (did you mean 'seed'?)",
                      "trian_cfg: not a runner key (did you mean 'train_cfg'?)",
                      "test_evaluator: unknown key 'tious' for TADMetric"):

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 EXTRA = """
-train_cfg = dict(max_epochs=2, val_interval=100)
+train_cfg = dict(max_epochs=2, val_interval=100, target_iters=None)
 randomness = dict(seed=0, deterministic=True)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=4, by_epoch=False, max_keep_ckpts=-1))
 """

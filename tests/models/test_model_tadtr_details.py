@@ -80,3 +80,49 @@ def test_score_fusion(fusion, tiny_clip_ckpt):
     assert not torch.allclose(out['logits'][-1, 0].sigmoid().flatten().topk(5).values,
                               (out['logits'][-1, 0].sigmoid() * out['actionness'][0].sigmoid()[:, None])
                               .flatten().topk(5).values)
+
+
+@pytest.mark.parametrize('temperature', [1.0, 5.0])
+def test_softmax_class_score_over_the_test_texts(temperature, tiny_clip_ckpt):
+    """``class_score='softmax'``: P(class | proposal) over the K test classes (temperature-scaled) x actionness."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(tiny_model_cfg('zeetad_thumos14_i3d_clip.py', tiny_clip_ckpt),
+                              test_cfg=dict(topk=6, class_score='softmax', softmax_temperature=temperature))).eval()
+    g = torch.Generator().manual_seed(1)
+    inputs = dict(loc=torch.randn(1, 24, 2048, generator=g), clip=torch.randn(1, 24, 512, generator=g),
+                  mask=torch.zeros(1, 24, dtype=torch.bool))
+    samples = [dict(video_id='v', classes=['HighJump', 'Diving', 'Billiards'], span_s=24.0, begin_s=0.0,
+                    duration=24.0)]
+    with torch.no_grad():
+        out = model(inputs, samples, mode='tensor')
+        pred = model(inputs, samples, mode='predict')[0]
+    probs = torch.softmax(out['logits'][-1, 0] / temperature, dim=-1) * out['actionness'][0].sigmoid()[:, None]
+    torch.testing.assert_close(torch.as_tensor(pred['scores']), probs.flatten().topk(6).values)
+    with pytest.raises(ValueError, match='model.test_cfg.class_score'):
+        MODELS.build(dict(tiny_model_cfg('zeetad_thumos14_i3d_clip.py', tiny_clip_ckpt),
+                          test_cfg=dict(class_score='softmx')))
+
+
+@pytest.mark.parametrize('weight', [0.5, 1.0])
+def test_clip_prior_mixes_in_clips_own_zero_shot_rule(weight, tiny_clip_ckpt):
+    """``clip_prior_weight`` w: (1 - w) x class probability + w x softmax(100 cos(pooled CLIP frames, text))."""
+    import torch.nn.functional as F
+    torch.manual_seed(0)
+    model = MODELS.build(dict(tiny_model_cfg('zeetad_thumos14_i3d_clip.py', tiny_clip_ckpt, clip_dim=256),
+                              test_cfg=dict(topk=6, clip_prior_weight=weight))).eval()
+    g = torch.Generator().manual_seed(2)  # CLIP frames of the tiny text tower's width (256)
+    inputs = dict(loc=torch.randn(1, 24, 2048, generator=g), clip=torch.randn(1, 24, 256, generator=g),
+                  mask=torch.zeros(1, 24, dtype=torch.bool))
+    names = ['HighJump', 'Diving', 'Billiards']
+    samples = [dict(video_id='v', classes=names, span_s=24.0, begin_s=0.0, duration=24.0)]
+    with torch.no_grad():
+        out = model(inputs, samples, mode='tensor')
+        pred = model(inputs, samples, mode='predict')[0]
+        text = model.classifier.text_embeddings(names)
+    pooled = F.normalize(out['semantics'][-1, 0, :, -256:], dim=-1)  # the CLIP frames pooled in each segment
+    prior = torch.softmax(100.0 * pooled @ text.T, dim=-1)
+    probs = ((1 - weight) * out['logits'][-1, 0].sigmoid() + weight * prior) * out['actionness'][0].sigmoid()[:, None]
+    torch.testing.assert_close(torch.as_tensor(pred['scores']), probs.flatten().topk(6).values)
+    with pytest.raises(ValueError, match='clip_prior_weight'):
+        MODELS.build(dict(tiny_model_cfg('zeetad_thumos14_i3d_clip.py', tiny_clip_ckpt),
+                          test_cfg=dict(clip_prior_weight=1.5)))

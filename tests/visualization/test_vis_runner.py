@@ -46,7 +46,7 @@ def small_run_config(data, work_dir):
     cfg.model.localizer.update(d_model=32, transformer=dict(cfg.model.localizer.transformer, nhead=4, enc_layers=1,
                                                             dec_layers=1, dim_ff=64, num_queries=10))
     cfg.model.localizer.actionness.hidden_dim = 32
-    cfg.train_cfg.update(max_epochs=1, val_interval=1)
+    cfg.train_cfg.update(max_epochs=1, val_interval=1, target_iters=None)
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint.update(interval=1, save_last=False)
     return cfg

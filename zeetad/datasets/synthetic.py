@@ -46,6 +46,12 @@ class SyntheticConfig:
     clip_noise: float = 1.0
     text_transform_eps: float = 0.35
     dtype: str = 'float16'
+    # Harder CLIP stream (defaults: the original data model). ``clip_class_margin`` < 1 pulls the visual class
+    # embeddings toward their mean (smaller margins between classes); ``clip_scene_class`` > 0 draws each
+    # video's scene vector that far toward one random class's visual embedding (scene frames that look like
+    # an action that is not happening).
+    clip_class_margin: float = 1.0
+    clip_scene_class: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +72,11 @@ class SyntheticWorld:
         self.background_basis = _unit(rng.normal(size=(cfg.background_rank, c)))
         d = text_embeddings.shape[1]
         warp = np.eye(d) + cfg.text_transform_eps * rng.normal(size=(d, d)) / np.sqrt(d)
-        self.visual_class_embeddings = _unit(_unit(text_embeddings) @ warp.T)
+        visual = _unit(_unit(text_embeddings) @ warp.T)
+        if cfg.clip_class_margin != 1.0:
+            centre = visual.mean(axis=0, keepdims=True)
+            visual = _unit(centre + cfg.clip_class_margin * (visual - centre))
+        self.visual_class_embeddings = visual
 
     def video_rng(self, video_id: str) -> np.random.Generator:
         return np.random.default_rng([self.cfg.seed, zlib.crc32(video_id.encode())])
@@ -97,6 +107,9 @@ class SyntheticWorld:
         t = np.arange(num) / cfg.clip_fps
         d = self.visual_class_embeddings.shape[1]
         scene = _unit(rng.normal(size=d))
+        if cfg.clip_scene_class > 0:  # only when enabled: data with the default stays identical
+            confuser = self.visual_class_embeddings[rng.integers(len(self.visual_class_embeddings))]
+            scene = _unit((1 - cfg.clip_scene_class) * scene + cfg.clip_scene_class * confuser)
         feats = cfg.clip_scene * scene + cfg.clip_noise * rng.normal(size=(num, d)) / np.sqrt(d)  # noise norm ~ clip_noise
         for inst in rec.instances:
             inside = _soft_box(t, inst.start, inst.end, 0.5 / cfg.clip_fps)

@@ -6,6 +6,7 @@ from .config_check import ConfigError, validate_config
 from .distributed import CollectiveTimeoutError, distributed_job, finalize_distributed, init_distributed
 from .nonfinite import GuardedAmpOptimWrapper, GuardedOptimWrapper, NonFiniteLossHook
 from .resume import ResumableEpochBasedTrainLoop, RNGStateHook, capture_rng_state, restore_rng_state
+from .schedule import StepsTargetEpochTrainLoop
 
 checkpoint_io.install()
 
@@ -13,4 +14,4 @@ __all__ = ['CheckpointFitHook', 'SafeCheckpointHook', 'CheckpointError', 'find_l
            'load_checkpoint_file', 'ConfigError', 'validate_config', 'CollectiveTimeoutError', 'distributed_job',
            'finalize_distributed', 'init_distributed', 'GuardedAmpOptimWrapper', 'GuardedOptimWrapper',
            'NonFiniteLossHook', 'ResumableEpochBasedTrainLoop', 'RNGStateHook', 'capture_rng_state',
-           'restore_rng_state']
+           'restore_rng_state', 'StepsTargetEpochTrainLoop']

@@ -18,8 +18,8 @@ def train_and_test(config: str, work_dir: str, options: Optional[dict] = None, t
     """
     options = dict(options or {})
     cfg = load_config(config, options, work_dir=work_dir)
-    final = os.path.join(work_dir, f'epoch_{cfg.train_cfg.max_epochs}.pth')
-    if train and (retrain or not os.path.isfile(final)):
+    final = final_checkpoint(cfg, work_dir)
+    if train and (retrain or final is None or not os.path.isfile(final)):
         # The test below evaluates the final checkpoint; a validation pass at the last epoch would repeat it.
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
         runner = build_runner(cfg, resume=None if retrain else 'auto', allow_fresh_start=True)
@@ -39,6 +39,22 @@ def train_and_test(config: str, work_dir: str, options: Optional[dict] = None, t
     return metrics
 
 
+def final_checkpoint(cfg, work_dir: str) -> Optional[str]:
+    """Path of the last epoch's checkpoint of ``cfg`` in ``work_dir``; ``None`` while it is not known.
+
+    With ``train_cfg.target_iters`` the epoch count depends on the data: it is the one the run resolved and
+    wrote to ``schedule.json`` (:mod:`zeetad.engine.schedule`), and unknown before a run started.
+    """
+    from .schedule import read_schedule
+    loop = cfg.train_cfg
+    if loop.get('target_iters') is None:
+        return os.path.join(work_dir, f'epoch_{loop.max_epochs}.pth')
+    schedule = read_schedule(work_dir)
+    if schedule is None or schedule.get('target_iters') != loop.target_iters:
+        return None
+    return os.path.join(work_dir, f'epoch_{schedule["max_epochs"]}.pth')
+
+
 def metric_row(metrics: dict) -> dict:
     """``{'mAP@0.30': ..., 'average_mAP': ...}`` (any prefix) -> ``{'0.3': %, ..., 'avg': %}``."""
     row = {}
@@ -49,6 +65,19 @@ def metric_row(metrics: dict) -> dict:
         elif name == 'average_mAP':
             row['avg'] = 100.0 * float(value)
     return row
+
+
+def mean_std(values) -> tuple:
+    """(mean, sample standard deviation) of ``values``; the std is 0 for a single value."""
+    import numpy as np
+    values = np.asarray(list(values), dtype=float)
+    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def mean_std_rows(runs: dict, columns: list) -> dict:
+    """``{group: [metric rows of its runs]}`` -> ``{group: {column: 'mean ± std'}}`` (sample std over runs)."""
+    return {group: {c: '{:.2f} ± {:.2f}'.format(*mean_std(r[c] for r in rows)) for c in columns}
+            for group, rows in runs.items()}
 
 
 def markdown_table(rows: dict, columns: list, fmt: str = '{:.2f}') -> str:

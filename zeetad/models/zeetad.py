@@ -12,8 +12,11 @@ from zeetad.registry import MODELS
 from .losses.segment_ops import segment_t1t2_to_cw
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
-                        shuffle_class_names=False, shuffle_seed=0, autocast=None)
+                        shuffle_class_names=False, shuffle_seed=0, autocast=None, class_score='sigmoid',
+                        softmax_temperature=1.0, clip_prior_weight=0.0)
 AUTOCAST_DTYPES = (None, 'bfloat16', 'float16')
+CLIP_LOGIT_SCALE = 100.0  # CLIP's own (maximum) logit scale, for the untrained CLIP prior
+CLASS_SCORES = ('sigmoid', 'softmax')
 
 
 def cyclic_permutation(k: int, seed: int) -> np.ndarray:
@@ -39,7 +42,12 @@ class ZEETAD(BaseModel):
             single cycle over the names, seeded by ``shuffle_seed``, logged once); ``autocast`` ``'bfloat16'``
             (or ``'float16'``) runs the localizer and classifier head under ``torch.autocast`` at inference
             (the class text embeddings stay float32): about 2x faster on CPUs with native bf16, see
-            docs/benchmarks.md for its effect on mAP; None (default): float32.
+            docs/benchmarks.md for its effect on mAP; None (default): float32. ``class_score``
+            ``'sigmoid'`` (per class, as trained) or ``'softmax'`` over the K test-class texts of
+            ``logits / softmax_temperature`` (CLIP's zero-shot rule: scores comparable across classes);
+            ``clip_prior_weight`` w mixes the class probabilities with CLIP's own zero-shot rule on the
+            frames pooled in each segment, ``(1 - w) p + w softmax(100 cos(pooled CLIP, text))`` (an output
+            ensemble with the untrained matching, as WiSE-FT; the text is the classifier's, adapters included).
         init_clip_identity: start the classifier's projection as the identity on the pooled-CLIP part of the
             semantic embedding (and zero on the decoder part), so training starts from CLIP's own matching.
     """
@@ -59,6 +67,15 @@ class ZEETAD(BaseModel):
         if self.test_cfg['autocast'] not in AUTOCAST_DTYPES:
             raise ValueError(f'model.test_cfg.autocast must be one of {AUTOCAST_DTYPES}, '
                              f'got {self.test_cfg["autocast"]!r}')
+        if self.test_cfg['class_score'] not in CLASS_SCORES:
+            raise ValueError(f"model.test_cfg.class_score must be one of {CLASS_SCORES}, got "
+                             f"{self.test_cfg['class_score']!r}")
+        if not 0.0 <= self.test_cfg['clip_prior_weight'] <= 1.0:
+            raise ValueError(f"model.test_cfg.clip_prior_weight must be in [0, 1], got "
+                             f"{self.test_cfg['clip_prior_weight']!r}")
+        if not self.test_cfg['softmax_temperature'] > 0:
+            raise ValueError(f"model.test_cfg.softmax_temperature must be > 0, got "
+                             f"{self.test_cfg['softmax_temperature']!r}")
         if init_clip_identity:
             self._init_clip_identity()
 
@@ -134,7 +151,20 @@ class ZEETAD(BaseModel):
         with torch.autocast(inputs['loc'].device.type, dtype=getattr(torch, dtype or 'bfloat16'),
                             enabled=dtype is not None):
             out = self._run(inputs, text_names, last_only=True)
-        probs = out['logits'][-1].float().sigmoid()  # (B, Q, K)
+        logits = out['logits'][-1].float()  # (B, Q, K)
+        if self.test_cfg['class_score'] == 'softmax':
+            probs = (logits / self.test_cfg['softmax_temperature']).softmax(-1)
+        else:
+            probs = logits.sigmoid()
+        weight, clip_dim = self.test_cfg['clip_prior_weight'], self.localizer.clip_dim
+        if weight > 0 and clip_dim:
+            pooled = torch.nn.functional.normalize(out['semantics'][-1][..., -clip_dim:].float(), dim=-1)  # (B, Q, D)
+            text = self.classifier.text_embeddings(text_names).to(pooled.dtype)  # (K, D)
+            if text.shape[-1] != clip_dim:
+                raise ValueError(f'model.test_cfg.clip_prior_weight needs CLIP frames of the text width: '
+                                 f'localizer.clip_dim {clip_dim} != text embeddings {text.shape[-1]}')
+            prior = (CLIP_LOGIT_SCALE * pooled @ text.T).softmax(-1)
+            probs = (1.0 - weight) * probs + weight * prior
         if self.test_cfg['score_fusion'] == 'mul' and out['actionness'] is not None:
             probs = probs * out['actionness'].float().sigmoid().unsqueeze(-1) ** self.test_cfg['actionness_power']
         b, q, k = probs.shape

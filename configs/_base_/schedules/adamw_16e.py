@@ -1,6 +1,8 @@
 # TadTR's THUMOS14 recipe: AdamW 2e-4, wd 1e-4, 16 epochs, step at 14, clip 0.1; the linear layers that place
 # samples (sampling offsets, initial reference segments) at 0.1x the rate (TadTR's lr_linear_proj_mult).
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=16, val_interval=16)
+# StepsTargetEpochTrainLoop: an epoch loop (exact mid-epoch resume) that, given train_cfg.target_iters, picks the
+# epoch count giving about that many iterations on the dataset it runs on and scales the epoch milestones with it.
+train_cfg = dict(type='StepsTargetEpochTrainLoop', max_epochs=16, val_interval=16, target_iters=None)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
