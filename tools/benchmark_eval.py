@@ -32,7 +32,7 @@ import torch  # noqa: E402
 
 from zeetad.evaluation.detection_map import (ACTIVITYNET_TIOUS, average_precision_detection,  # noqa: E402
                                              evaluate_detections)
-from zeetad.evaluation.reference import loop_evaluate_detections  # noqa: E402
+from zeetad.testing.reference import loop_evaluate_detections  # noqa: E402
 
 
 def synthetic_anet(n_videos: int, n_preds: int, n_classes: int, seed: int = 0) -> tuple[dict, dict]:

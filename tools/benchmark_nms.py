@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from zeetad.evaluation.reference import loop_soft_nms  # noqa: E402
+from zeetad.testing.reference import loop_soft_nms  # noqa: E402
 from zeetad.evaluation.soft_nms import batched_soft_nms, soft_nms_per_video  # noqa: E402
 
 SETTINGS = {

@@ -101,7 +101,7 @@ def main(argv=None):
     if args.clip_model == 'zeetad-tiny-clip':
         text_cfg['model_config_file'] = args.clip_config
         if args.clip_pretrained is None:
-            from zeetad.text.tiny_clip import make_random_clip_checkpoint
+            from zeetad.testing.tiny_clip import make_random_clip_checkpoint
             ckpt = out / 'clip' / 'tiny_clip.pt'
             if not ckpt.is_file():
                 ckpt.parent.mkdir(parents=True, exist_ok=True)

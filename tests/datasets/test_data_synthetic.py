@@ -120,7 +120,7 @@ def test_activitynet_features_on_the_tsp_grid_of_the_config(tmp_path, tiny_clip_
     HDF5 ``v_<id>``, with one row per TSP snippet (16 frames at 15 fps, whatever the video's own fps)."""
     from mmengine.config import Config
     from zeetad.datasets.synthetic_io import write_synthetic_dataset
-    from zeetad.text import TINY_CLIP_CONFIG
+    from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
     from zeetad.text.encode import encode_class_names
     records = [r for r in activitynet_shaped_records(ANET_CSV, ANET_CLASSES, 400, seed=0) if r.fps != 15.0][:3]
     text_cfg = dict(type='CLIPTextEncoder', model_config_file=TINY_CLIP_CONFIG, pretrained=tiny_clip_ckpt)

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zeetad.evaluation.reference import loop_soft_nms
+from zeetad.testing.reference import loop_soft_nms
 from zeetad.evaluation.soft_nms import batched_soft_nms, segment_iou_matrix, soft_nms_per_video
 from zeetad.evaluation.soft_nms_kernel import plan_buckets
 

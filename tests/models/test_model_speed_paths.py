@@ -8,7 +8,7 @@ import torch
 
 from zeetad.models.heads.segment_pooling import pool_in_segments
 from zeetad.registry import MODELS
-from zeetad.text import TINY_CLIP_CONFIG
+from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
 from zeetad.text.clip_text_encoder import CLIPTextEncoder
 from testing_utils import ROOT, tiny_model_cfg
 

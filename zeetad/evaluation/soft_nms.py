@@ -7,7 +7,7 @@ largest group)`` times, usually far fewer (it stops once no later pick can
 enter the top ``max_seg_num``). :func:`soft_nms_per_video` runs many videos in
 the same loop, which amortises the per-step cost of the small tensor ops.
 
-Semantics (identical to :func:`zeetad.evaluation.reference.loop_soft_nms`):
+Semantics (identical to :func:`zeetad.testing.reference.loop_soft_nms`):
 candidates scoring below ``min_score`` are dropped; repeatedly the highest
 remaining score is kept (lowest input index on ties) and the remaining ones of
 its group are multiplied by ``exp(-iou**2 / sigma)`` (gaussian), ``1 - iou`` if

@@ -9,7 +9,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from zeetad.registry import MODELS
-from .losses.segment_ops import segment_t1t2_to_cw
+from zeetad.structures.segments import segment_t1t2_to_cw
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
                         shuffle_class_names=False, shuffle_seed=0, autocast=None, class_score='sigmoid',

@@ -16,11 +16,3 @@ __all__ = [
     'normalize_class_name', 'resolve_templates', 'split_camel_case', 'TextTower',
 ]
 
-
-def __getattr__(name: str):
-    # Transitional: the tiny random CLIP moved to zeetad.testing.tiny_clip; branches written before the move
-    # still import it from here. Remove once merged.
-    if name in ('TINY_CLIP_CONFIG', 'build_random_clip', 'make_random_clip_checkpoint'):
-        from zeetad.testing import tiny_clip
-        return getattr(tiny_clip, name)
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -45,7 +45,7 @@ def model_cfg_for_benchmark(cfg, text: str = 'random', tmp_dir: Optional[str] = 
     if text == 'random':
         enc['pretrained'] = None
     elif text == 'tiny':
-        from zeetad.text.tiny_clip import TINY_CLIP_CONFIG, make_random_clip_checkpoint
+        from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG, make_random_clip_checkpoint
         if tmp_dir is None:
             raise ValueError('text="tiny" needs tmp_dir for the checkpoint')
         ckpt = make_random_clip_checkpoint(os.path.join(tmp_dir, 'tiny_clip.pt'))

@@ -137,6 +137,6 @@ def load_tadtr(path: str, overrides: Optional[dict] = None, device: str = 'cpu',
 def tadtr_targets(data_samples: list, device: str = 'cpu') -> list:
     """zeetad data samples (``gt_segments`` start/end in [0, 1], ``gt_labels``) -> TadTR targets
     (``segments`` centre/width, ``labels``)."""
-    from zeetad.models.losses.segment_ops import segment_t1t2_to_cw
+    from zeetad.structures.segments import segment_t1t2_to_cw
     return [dict(segments=segment_t1t2_to_cw(s['gt_segments'].to(device)), labels=s['gt_labels'].to(device))
             for s in data_samples]

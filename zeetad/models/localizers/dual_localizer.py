@@ -9,7 +9,7 @@ from torch import nn
 from zeetad.registry import MODELS
 from ..heads.segment_pooling import pool_in_segments
 from ..layers import MaskedConvNorm1d, strided_mask
-from ..losses.segment_ops import segment_cw_to_t1t2
+from zeetad.structures.segments import segment_cw_to_t1t2
 
 
 @MODELS.register_module()
