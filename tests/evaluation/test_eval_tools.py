@@ -73,7 +73,8 @@ def _printed_map_row(stdout: str) -> list[float]:
 
 def test_eval_cli_as_script(files):
     """The script run by a user, without torch: exact counts and every printed number."""
-    code = ('import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__"); '
+    code = ('import runpy, sys\nsys.argv = sys.argv[1:]\ntry:\n    runpy.run_path(sys.argv[0], run_name="__main__")\n'
+            'except SystemExit as exc:\n    print("exit status:", exc.code)\n'
             'print("torch imported:", "torch" in sys.modules)')
     proc = subprocess.run([sys.executable, '-c', code, os.path.join(ROOT, 'tools', 'eval_detections.py'), files[0],
                            files[1], '--subset', 'Validation', '--anet'],
@@ -81,7 +82,7 @@ def test_eval_cli_as_script(files):
     out = proc.stdout
     assert out.splitlines()[0] == '1 videos, 1 instances, 1 classes, 1 predictions scored, 3 ignored'
     assert _printed_map_row(out) == [100.0] * 11  # 10 thresholds + average
-    assert 'torch imported: False' in out
+    assert 'exit status: 0' in out and 'torch imported: False' in out
     assert 'ignored 3 predictions (unscored label: 0, video not evaluated: 3)' in proc.stderr
 
 

@@ -12,7 +12,8 @@ from testing_utils import ROOT
 # Library files that may import zeetad.testing: the benchmark helpers build the tiny models on purpose (they
 # serve tools/benchmark_*.py only and are to move beside the tools).
 ALLOWED = {'zeetad/utils/bench_model.py', 'zeetad/utils/bench_tadtr.py'}
-WRAPPERS = {'train': 'train', 'test': 'test', 'detect': 'detect', 'extract_clip_features': 'extract'}
+WRAPPERS = {'train': 'train', 'test': 'test', 'detect': 'detect', 'extract_clip_features': 'extract',
+            'eval_detections': 'eval'}
 
 
 def _imports(path: Path):

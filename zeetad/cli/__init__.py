@@ -1,4 +1,4 @@
-"""The ``zeetad`` command: ``zeetad train|test|detect|extract ...`` (also ``python -m zeetad ...``).
+"""The ``zeetad`` command: ``zeetad train|test|eval|detect|extract ...`` (also ``python -m zeetad ...``).
 
 Each job lives in its own module here with ``parse_args``, ``main`` and ``cli`` (exit status); the
 ``tools/*.py`` scripts are thin wrappers around the same modules, so mmdetection habits keep working.
@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 COMMANDS = {
     'train': ('zeetad.cli.train', 'train a model from a config (tools/train.py)'),
     'test': ('zeetad.cli.test', 'test a checkpoint on the configured test set (tools/test.py)'),
+    'eval': ('zeetad.cli.eval', 'score official-format detections against ground truth (tools/eval_detections.py)'),
     'detect': ('zeetad.cli.detect', 'detect named actions in your own videos (tools/detect.py)'),
     'extract': ('zeetad.cli.extract', 'extract CLIP frame features into HDF5 (tools/extract_clip_features.py)'),
 }
