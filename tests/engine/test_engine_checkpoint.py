@@ -113,6 +113,7 @@ def test_checkpoint_of_another_class_split_is_refused(tiny_dataset, tiny_clip_ck
 
     def runner(index, work_dir, **kwargs):
         options = {**tiny_config_options(tiny_dataset, tmp_path), 'train_cfg.max_epochs': 1,
+                   'train_cfg.target_iters': None,
                    'model.classifier.text_encoder.pretrained': tiny_clip_ckpt,
                    'train_dataloader.num_workers': 0, 'train_dataloader.persistent_workers': False,
                    'test_dataloader.num_workers': 0, 'test_dataloader.persistent_workers': False,

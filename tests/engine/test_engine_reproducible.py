@@ -17,7 +17,7 @@ from testing_utils import ROOT, write_tiny_training_config
 @pytest.fixture(scope='module')
 def config(tmp_path_factory):
     # No randomness line: the default of configs/_base_/default_runtime.py is what is tested.
-    extra = ('train_cfg = dict(max_epochs=1, val_interval=1)\n'
+    extra = ('train_cfg = dict(max_epochs=1, val_interval=1, target_iters=None)\n'
              'default_hooks = dict(checkpoint=dict(interval=1, max_keep_ckpts=1))\n')
     return write_tiny_training_config(tmp_path_factory.mktemp('repro'), extra, max_videos=6, train_workers=2,
                                       test_videos=4)

@@ -87,7 +87,7 @@ def test_installed_zeetad_trains_and_tests_outside_the_checkout(installed, tiny_
             # a configs/ path that is not under this directory: read from the installed package
             classifier=dict(text_encoder=dict(pretrained={tiny_clip_ckpt!r}, num_adapter_blocks=1,
                                               model_config_file='configs/_base_/clip/zeetad-tiny-clip.json')))
-        train_cfg = dict(max_epochs=1)
+        train_cfg = dict(max_epochs=1, target_iters=None)
     '''))
     installed['run']('train', 'my_dataset.py', '--work-dir', 'work')
     assert (cwd / 'work' / 'epoch_1.pth').is_file()
