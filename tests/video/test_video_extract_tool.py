@@ -17,7 +17,8 @@ from zeetad.datasets.feature_store import HDF5FeatureStore
 from zeetad.testing.tiny_clip import TINY_CLIP_CONFIG
 from zeetad.video import feature_file
 from zeetad.video.decode import iter_frames
-from zeetad.video.feature_file import complete_ids, find_shards
+from zeetad.video.feature_file import complete_ids
+from zeetad.video.feature_shards import find_shards
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools' / 'extract_clip_features.py'

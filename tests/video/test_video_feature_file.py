@@ -7,8 +7,8 @@ import pytest
 
 from zeetad.datasets.feature_store import HDF5FeatureStore, build_feature_store
 from zeetad.datasets.timebase import make_timebase
-from zeetad.video.feature_file import (COMPLETE, FeatureFileMismatch, FeatureFileWriter, complete_ids, find_shards,
-                                       merge_feature_files, shard_path)
+from zeetad.video.feature_file import COMPLETE, FeatureFileMismatch, FeatureFileWriter, complete_ids
+from zeetad.video.feature_shards import find_shards, merge_feature_files, shard_path
 from zeetad.video.sources import VideoSource, list_videos, shard_videos, video_id_of
 
 RUN = dict(sample_fps=2.0, offset_s=0.0, dtype='float16', model='m', pretrained='/ckpt.pt', normalized=True,

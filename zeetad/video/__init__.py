@@ -5,8 +5,8 @@
 from .clip_image import ClipImageEncoder, FramePreprocessor, normalize_frames
 from .decode import VideoDecodeError, VideoInfo, iter_frames, probe_video, sample_count
 from .extract import extract_features, run_attributes
-from .feature_file import (FeatureFileMismatch, FeatureFileWriter, complete_ids, find_shards, merge_feature_files,
-                           shard_path)
+from .feature_file import FeatureFileMismatch, FeatureFileWriter, complete_ids
+from .feature_shards import find_shards, merge_feature_files, shard_path
 from .frame_loader import VideoFrameChunks, make_frame_loader
 from .launch import dist_env, merge_shards, resolve_device, run_extraction
 from .report import ExtractReport, format_summary

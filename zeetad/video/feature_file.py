@@ -1,4 +1,5 @@
-"""HDF5 files of per-video frame features: per-video parts merged atomically, resuming, merging shards.
+"""HDF5 files of per-video frame features: per-video parts merged atomically, resuming (rank shards and
+their merge: :mod:`zeetad.video.feature_shards`).
 
 Layout (what ``zeetad.datasets.feature_store.HDF5FeatureStore`` reads): one
 dataset per video id, ``(T, C)``, row ``i`` the frame at ``i / sample_fps``
@@ -18,13 +19,11 @@ the file or in its parts, and the next run resumes after them. A dataset without
 from __future__ import annotations
 
 import errno
-import glob
 import json
 import logging
 import os
-import re
 import shutil
-from typing import Dict, Iterable, List, Optional, Set
+from typing import Dict, Optional, Set
 
 import numpy as np
 
@@ -45,25 +44,6 @@ PART_EXT = '.h5'
 
 class FeatureFileMismatch(ValueError):
     """An existing feature file was written with different run settings."""
-
-
-def shard_path(out_path: str, rank: int) -> str:
-    """``feats.h5`` -> ``feats.rank{rank}.h5`` (same folder)."""
-    root, ext = os.path.splitext(out_path)
-    return f'{root}.rank{rank}{ext or ".h5"}'
-
-
-def find_shards(out_path: str) -> List[str]:
-    """Existing shard files of ``out_path`` (or shards with unmerged videos only), ordered by rank."""
-    root, ext = os.path.splitext(out_path)
-    ext = ext or '.h5'
-    pattern = re.compile(re.escape(os.path.basename(root)) + r'\.rank(\d+)' + re.escape(ext) + r'(\.parts)?$')
-    found = set()
-    for path in glob.glob(glob.escape(root) + '.rank*' + ext) + glob.glob(glob.escape(root) + '.rank*.parts'):
-        match = pattern.match(os.path.basename(path))
-        if match:
-            found.add((int(match.group(1)), path[:-len('.parts')] if match.group(2) else path))
-    return [p for _, p in sorted(found)]
 
 
 def _plain(value):
@@ -100,7 +80,7 @@ def check_run_attrs(path: str, existing: dict, expected: dict) -> None:
 def complete_ids(path: str) -> Set[str]:
     """Ids of the complete videos of a feature file, merged or not yet (empty if there is none)."""
     import h5py
-    done = set(_part_files(path))
+    done = set(part_files(path))
     if os.path.isfile(path):
         with h5py.File(path, 'r') as h5:
             done |= {k for k, ds in h5.items() if isinstance(ds, h5py.Dataset) and ds.attrs.get(COMPLETE, False)}
@@ -125,7 +105,8 @@ def parts_dir(path: str) -> str:
     return f'{path}.parts'
 
 
-def _part_files(path: str) -> Dict[str, str]:
+def part_files(path: str) -> Dict[str, str]:
+    """``{video id: part file}`` of the finished videos not yet merged into ``path``."""
     folder = parts_dir(path)
     names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
     return {n[:-len(PART_EXT)]: os.path.join(folder, n) for n in names
@@ -196,7 +177,7 @@ class FeatureFileWriter:
         for name in os.listdir(folder) if os.path.isdir(folder) else []:
             if name.startswith('.') and name.endswith('.tmp'):
                 os.remove(os.path.join(folder, name))
-        parts = _part_files(self.path)
+        parts = part_files(self.path)
         for part in parts.values():
             check_run_attrs(part, run_attrs_of(part), self.run_attrs)
         return parts
@@ -283,51 +264,3 @@ def _attr_values(attrs: dict) -> dict:
             value = np.asarray(value)
         out[key] = value
     return out
-
-
-def merge_feature_files(out_path: str, inputs: Iterable[str], remove_inputs: bool = False) -> Dict[str, int]:
-    """Copy the complete videos of ``inputs`` (e.g. rank shards) into ``out_path``.
-
-    Resumable: videos already complete in ``out_path`` are kept, and a video in
-    several inputs is taken from the first. All inputs must share the run
-    settings (and those of ``out_path`` if it exists). With ``remove_inputs``
-    each input is deleted once everything in it is in ``out_path``.
-
-    Returns:
-        ``dict(copied=..., already=..., inputs=...)`` counts.
-    """
-    import h5py
-    inputs = [p for p in inputs if os.path.abspath(p) != os.path.abspath(out_path)]
-    if not inputs:
-        raise FileNotFoundError(f'nothing to merge into {out_path}: no input (shard) files')
-    for path in inputs:  # a shard whose own final merge failed: finish it first
-        parts = _part_files(path)
-        if parts:
-            attrs = run_attrs_of(path if os.path.isfile(path) else next(iter(parts.values())))
-            FeatureFileWriter(path, {k: v for k, v in attrs.items() if k in RUN_KEYS}).close()
-    run_attrs = None
-    for path in inputs:
-        attrs = run_attrs_of(path)
-        if run_attrs is None:
-            run_attrs = {k: v for k, v in attrs.items() if k in RUN_KEYS}
-        else:
-            check_run_attrs(path, attrs, run_attrs)
-    copied = already = 0
-    with FeatureFileWriter(out_path, run_attrs) as writer:
-        done = writer.complete_ids()
-        for path in inputs:
-            with h5py.File(path, 'r') as src:
-                for key, ds in src.items():
-                    if not ds.attrs.get(COMPLETE, False):
-                        continue
-                    if key in done:
-                        already += 1
-                        continue
-                    extra = {k: v for k, v in ds.attrs.items() if k not in (COMPLETE, 'timestamps')}
-                    writer.write(key, ds[()], ds.attrs['timestamps'], extra)
-                    done.add(key)
-                    copied += 1
-    if remove_inputs:
-        for path in inputs:
-            remove_feature_file(path)
-    return dict(copied=copied, already=already, inputs=len(inputs))

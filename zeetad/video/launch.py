@@ -18,7 +18,8 @@ import torch
 
 from .clip_image import ClipImageEncoder
 from .extract import extract_features
-from .feature_file import complete_ids, find_shards, merge_feature_files, remove_feature_file, shard_path
+from .feature_file import complete_ids, remove_feature_file
+from .feature_shards import find_shards, merge_feature_files, shard_path
 from .report import ExtractReport
 from .sources import list_videos, shard_videos
 
