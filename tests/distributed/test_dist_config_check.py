@@ -125,3 +125,15 @@ def test_every_shipped_config_has_no_structural_errors():
             structural = [line for line in str(exc).splitlines()[1:]
                           if 'not found' not in line and 'stored features' not in line]
             assert not structural, f'{path.name}: {structural}'
+
+
+def test_one_dimensional_features_are_named_as_such(options, tiny_dataset, tmp_path):
+    # a 1-D array used to be read as "dim = its length" (e.g. "stored features have dim 252")
+    root = tmp_path / 'loc_1d'
+    root.mkdir()
+    for src in sorted(Path(tiny_dataset['loc_features']['root']).glob('*.npy')):
+        np.save(root / src.name, np.load(src)[:, 0])
+    message = _errors(options, **{'train_dataloader.dataset.loc_features.root': str(root)})
+    first = sorted(root.glob('*.npy'))[0]
+    assert f'{first}: features must be a 2-D (T, C) array, got shape ({len(np.load(first))},)' in message
+    assert 'stored features have dim' not in message

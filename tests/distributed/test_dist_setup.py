@@ -124,7 +124,10 @@ def test_engine_defaults_respect_the_config():
     assert kept.default_hooks.checkpoint == dict(type='SafeCheckpointHook', max_keep_ckpts=1)
 
 
-def test_cli_flags():
+def test_cli_flags(monkeypatch):
+    for name, value in (('RANK', '0'), ('WORLD_SIZE', '1'), ('MASTER_ADDR', '127.0.0.1'), ('MASTER_PORT', '29500'),
+                        ('SLURM_PROCID', '0'), ('SLURM_NTASKS', '1'), ('SLURM_NODELIST', 'node1')):
+        monkeypatch.setenv(name, value)  # what torchrun / srun set
     train = _tool('train')
     args = train.parse_args(['cfg.py', '--resume', '--amp'])
     assert args.resume == 'auto' and args.amp == 'auto' and args.launcher == 'none'
@@ -133,6 +136,26 @@ def test_cli_flags():
     assert (args.resume, args.amp, args.auto_scale_lr, args.launcher) == ('w/iter_4.pth', 'bf16', True, 'pytorch')
     args = _tool('test').parse_args(['cfg.py', 'ckpt.pth', '--launcher', 'slurm', '--out', 'p.json'])
     assert (args.checkpoint, args.launcher, args.out) == ('ckpt.pth', 'slurm', 'p.json')
+
+
+@pytest.mark.parametrize('tool, launcher, missing', [('train', 'pytorch', 'RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT'),
+                                                    ('test', 'slurm', 'SLURM_PROCID, SLURM_NTASKS, SLURM_NODELIST')])
+def test_launcher_without_its_launch_program_is_a_usage_error(tool, launcher, missing, monkeypatch, capsys):
+    for name in missing.split(', '):
+        monkeypatch.delenv(name, raising=False)
+    argv = ['cfg.py'] + (['ckpt.pth'] if tool == 'test' else []) + ['--launcher', launcher]
+    with pytest.raises(SystemExit) as info:
+        _tool(tool).parse_args(argv)
+    assert info.value.code == 2
+    assert f'--launcher {launcher}: {missing} not set' in capsys.readouterr().err
+
+
+def test_amp_on_cpu_is_a_one_line_error_of_the_tool(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    config = ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py'
+    assert _tool('train').cli([str(config), '--amp', '--work-dir', str(tmp_path / 'w')]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith('error: --amp needs a CUDA GPU') and not any('Traceback' in line for line in err)
 
 
 def test_launch_scripts_are_executable_and_valid_bash():

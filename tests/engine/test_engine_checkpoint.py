@@ -36,8 +36,18 @@ def test_arbitrary_objects_are_refused(tmp_path):
             return (os.system, ('echo pwned',))
     path = str(tmp_path / 'evil.pth')
     torch.save({'x': Evil()}, path)
-    with pytest.raises(CheckpointError, match='evil.pth.*refused'):
+    with pytest.raises(CheckpointError, match=r'evil.pth: refused to load: it holds posix.system') as info:
         load_checkpoint_file(path)
+    assert 'not a PyTorch checkpoint' not in str(info.value)
+
+
+def test_bytes_that_are_no_pickle_are_not_called_forbidden_objects(tmp_path):
+    path = tmp_path / 'garbage.pth'
+    path.write_bytes(b'garbage' * 10)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint_file(str(path))
+    message = str(info.value)
+    assert message.startswith(f'{path}: not a PyTorch checkpoint') and 'allowed checkpoint types' not in message
 
 
 def test_truncated_and_foreign_files_are_named(tmp_path):

@@ -17,7 +17,7 @@ def parse_args(argv=None, prog=None):
     p.add_argument('--work-dir', help='where results go (default: work_dirs/<config name>)')
     p.add_argument('--out', help='write detections in the official ActivityNet results format to this file')
     add_runtime_args(p)
-    return apply_launcher_env(p.parse_args(argv))
+    return apply_launcher_env(p.parse_args(argv), p)
 
 
 def main(argv=None):

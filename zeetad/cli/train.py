@@ -25,7 +25,7 @@ def parse_args(argv=None, prog=None):
     p.add_argument('--auto-scale-lr', action='store_true',
                    help='scale the LR by (processes x batch_size) / auto_scale_lr.base_batch_size')
     add_runtime_args(p)
-    return apply_launcher_env(p.parse_args(argv))
+    return apply_launcher_env(p.parse_args(argv), p)
 
 
 def main(argv=None):

@@ -56,6 +56,13 @@ class FeatureStore:
         return {}
 
 
+def _feature_dim(shape: tuple, where: str) -> int:
+    """C of a stored ``(T, C)`` array; any other rank is an error (a 1-D array's length is not a dim)."""
+    if len(shape) != 2:
+        raise ValueError(f'{where}: features must be a 2-D (T, C) array, got shape {tuple(shape)}')
+    return int(shape[1])
+
+
 @FEATURE_STORES.register_module(name='npy')
 class NpyFeatureStore(FeatureStore):
     location, location_kind = 'root', 'feature folder'
@@ -97,9 +104,10 @@ class NpyFeatureStore(FeatureStore):
             if name.endswith(suffix) and name.startswith(prefix):
                 path = os.path.join(root, name)
                 try:
-                    return int(np.load(path, mmap_mode='r').shape[-1])
+                    shape = np.load(path, mmap_mode='r').shape
                 except (ValueError, EOFError, OSError) as exc:
                     raise ValueError(f'{path}: unreadable .npy file ({type(exc).__name__}: {exc})') from None
+                return _feature_dim(shape, path)
         return None
 
 
@@ -159,7 +167,7 @@ class HDF5FeatureStore(LazyH5File, FeatureStore):
             with h5py.File(path, 'r') as f:
                 for name in f:
                     if hasattr(f[name], 'shape'):
-                        return int(f[name].shape[-1])
+                        return _feature_dim(f[name].shape, f'{path}:{name}')
         except OSError as exc:
             raise ValueError(f'{path}: not a readable HDF5 feature file ({exc})') from None
         return None

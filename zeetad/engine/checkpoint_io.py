@@ -67,6 +67,11 @@ def _allowed_globals() -> list:
     return allowed
 
 
+def _last_line(exc: Exception) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and 'documentation' not in line]
+    return lines[-1] if lines else type(exc).__name__
+
+
 def load_checkpoint_file(filename: str, map_location=None) -> dict:
     """``torch.load(weights_only=True)`` with mmengine's own types allowed; clear errors."""
     if not os.path.isfile(filename):
@@ -75,8 +80,14 @@ def load_checkpoint_file(filename: str, map_location=None) -> dict:
         with torch.serialization.safe_globals(_allowed_globals()):
             checkpoint = torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
-        raise CheckpointError(f'{filename}: refused to load: it holds objects outside the allowed checkpoint '
-                              f'types ({str(exc).splitlines()[0]})') from None
+        # torch reports both a disallowed class and bytes that are no pickle at all as UnpicklingError;
+        # only the first is a refusal, the second is a foreign or corrupt file
+        forbidden = re.search(r'[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)', str(exc))
+        if forbidden:
+            raise CheckpointError(f'{filename}: refused to load: it holds {forbidden.group(1)}, which is outside '
+                                  'the allowed checkpoint types') from None
+        raise CheckpointError(f'{filename}: not a PyTorch checkpoint (its bytes are neither a torch.save zip '
+                              f'archive nor a readable pickle: {_last_line(exc)})') from None
     except Exception as exc:  # truncated files surface as EOFError, KeyError, RuntimeError, ...
         raise CheckpointError(f'{filename}: not a readable PyTorch checkpoint (truncated or foreign file?): '
                               f'{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}') from None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Optional
 
 
 def add_cfg_options(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +29,25 @@ def add_runtime_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def apply_launcher_env(args: argparse.Namespace) -> argparse.Namespace:
+class UsageError(RuntimeError):
+    """A command-line flag that cannot work in this environment; the message names the flag and what to do."""
+
+
+# what each launcher reads from the environment (mmengine's init_dist fails with a bare KeyError without it)
+_LAUNCHER_ENV = {'pytorch': ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'),
+                 'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_NODELIST')}
+_LAUNCHER_HINT = {'pytorch': 'start it with torchrun (tools/dist_train.sh / tools/dist_test.sh)',
+                  'slurm': 'start it with srun (tools/slurm_train.sh)'}
+
+
+def apply_launcher_env(args: argparse.Namespace,
+                       parser: Optional[argparse.ArgumentParser] = None) -> argparse.Namespace:
+    """Check that ``--launcher`` has the environment its launcher sets (a usage error naming the missing
+    variables otherwise, through ``parser``), and pass ``--local-rank`` on as ``LOCAL_RANK``."""
+    missing = [name for name in _LAUNCHER_ENV.get(args.launcher, ()) if name not in os.environ]
+    if missing and parser is not None:
+        parser.error(f'--launcher {args.launcher}: {", ".join(missing)} not set; {_LAUNCHER_HINT[args.launcher]}, '
+                     'or drop --launcher for one process')
     if args.launcher != 'none':  # torch.distributed.launch passes --local-rank instead of the variable
         os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
@@ -42,7 +61,7 @@ def user_errors() -> tuple:
     from ..datasets.splits import SplitError
     from .checkpoint_io import CheckpointError, CheckpointWriteError
     from .config_check import ConfigError
-    return (CheckpointError, CheckpointWriteError, ConfigError, AnnotationError, FeatureReadError, SplitError,
+    return (UsageError, CheckpointError, CheckpointWriteError, ConfigError, AnnotationError, FeatureReadError, SplitError,
             FileNotFoundError,
             NotADirectoryError, PermissionError)  # the OS errors name their path
 

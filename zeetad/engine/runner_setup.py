@@ -48,7 +48,8 @@ def enable_amp(cfg: Config, dtype: str = 'auto') -> str:
     if dtype != 'auto' and dtype not in names:
         raise ValueError(f"--amp must be 'auto', 'fp16' or 'bf16', got {dtype!r}")
     if not torch.cuda.is_available():
-        raise RuntimeError('--amp needs a CUDA GPU, and torch.cuda.is_available() is False here; train without '
+        from .cli import UsageError
+        raise UsageError('--amp needs a CUDA GPU, and torch.cuda.is_available() is False here; train without '
                            '--amp on CPU (or install a CUDA build of torch)')
     if dtype == 'auto':
         dtype = 'bf16' if torch.cuda.is_bf16_supported() else 'fp16'
