@@ -97,10 +97,10 @@ model = dict(
 
 def write_tiny_training_config(root: Path, extra: str, *, max_videos: int = 10, train_workers: int = 0,
                                test_videos=None) -> Path:
-    """Synthetic data (``tools/make_synthetic_data.py``) and a config of the demo model shrunk to seconds per
+    """Synthetic data (``tools/data/make_synthetic_data.py``) and a config of the demo model shrunk to seconds per
     epoch, plus ``extra`` config lines; returns the config path."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location('zeetad_make_synthetic', ROOT / 'tools/make_synthetic_data.py')
+    spec = importlib.util.spec_from_file_location('zeetad_make_synthetic', ROOT / 'tools/data/make_synthetic_data.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     tool.main(['--max-videos', str(max_videos), '--out', str(root / 'data')])

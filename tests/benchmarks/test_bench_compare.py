@@ -7,9 +7,9 @@ import os
 import pytest
 import torch
 
-from zeetad.utils.bench_compare import tadtr_like_model_cfg
-from zeetad.utils.bench_model import load_config
-from zeetad.utils.bench_tadtr import RoIAlign1d, load_tadtr
+from tools.analysis_tools.bench_compare import tadtr_like_model_cfg
+from tools.analysis_tools.bench_model import load_config
+from tools.analysis_tools.bench_tadtr import RoIAlign1d, load_tadtr
 from test_bench_tools import run_tool
 
 

@@ -12,7 +12,7 @@ from testing_utils import ROOT
 # Library files that may import zeetad.testing: the benchmark helpers build the tiny models on purpose (they
 # serve tools/benchmark_*.py only and are to move beside the tools).
 ALLOWED = {'zeetad/utils/bench_model.py', 'zeetad/utils/bench_tadtr.py'}
-WRAPPERS = {'train': 'train', 'test': 'test', 'detect': 'detect', 'extract_clip_features': 'extract',
+WRAPPERS = {'train': 'train', 'test': 'test', 'detect': 'detect', 'data/extract_clip_features': 'extract',
             'eval_detections': 'eval'}
 
 
@@ -36,7 +36,7 @@ def test_library_does_not_import_the_testing_helpers():
 
 @pytest.mark.parametrize('tool,module', sorted(WRAPPERS.items()))
 def test_tools_are_thin_wrappers_of_the_cli(tool, module):
-    spec = importlib.util.spec_from_file_location(f'wrapper_{tool}', ROOT / 'tools' / f'{tool}.py')
+    spec = importlib.util.spec_from_file_location(f'wrapper_{Path(tool).name}', ROOT / 'tools' / f'{tool}.py')
     wrapper = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(wrapper)
     cli = importlib.import_module(f'zeetad.cli.{module}')

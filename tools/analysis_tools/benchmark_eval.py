@@ -25,7 +25,7 @@ import warnings
 
 for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ.setdefault(_var, '1')  # one core, set before numpy/torch load
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -131,7 +131,7 @@ def bench_cli(args, gt: dict, preds: dict) -> list:
         with open(pred_path, 'w') as f:
             json.dump({'version': 'VERSION 1.3', 'results': preds, 'external_data': {}}, f)
         size = os.path.getsize(pred_path) / 2**20
-        tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'eval_detections.py')
+        tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'eval_detections.py')
         times: dict = {'msgspec': [], 'json': []}
         results = {}
         for _ in range(args.repeat):

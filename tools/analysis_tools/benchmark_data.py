@@ -23,15 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from zeetad.utils.bench_data import dataset_config, time_loader, write_feature_dataset  # noqa: E402
-from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
+from tools.analysis_tools.bench_data import dataset_config, time_loader, write_feature_dataset  # noqa: E402
+from tools.analysis_tools.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
                                       model_cfg_for_benchmark, split_classes, synthetic_windows, train_step_phases)
-from zeetad.utils.benchmark import format_table, load_note, set_threads  # noqa: E402
+from tools.analysis_tools.benchmark import format_table, load_note, set_threads  # noqa: E402
 
 TARGET_RATIO = 10.0
 

@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 # Enough for every one of the 200 classes to have ~5 training and ~2.5 validation videos, small enough for a CPU.
 ANET_DEFAULT_VIDEOS = 1500

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault('KINETO_LOG_LEVEL', '5')
 
@@ -29,11 +29,11 @@ import torch  # noqa: E402
 
 from zeetad.datasets.windows import enumerate_windows  # noqa: E402
 from zeetad.evaluation.postprocess import merge_video_detections  # noqa: E402
-from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, load_config, model_cfg_for_benchmark,  # noqa: E402
+from tools.analysis_tools.bench_model import (THUMOS14_CONFIG, build_model, load_config, model_cfg_for_benchmark,  # noqa: E402
                                       split_classes, synthetic_windows, video_windows)
-from zeetad.utils.benchmark import format_table, set_threads  # noqa: E402
-from zeetad.utils.model_report import _PARTS, _fake_window_detections, zeetad_range_hooks  # noqa: E402
-from zeetad.utils.profile_ranges import profile_parts  # noqa: E402
+from tools.analysis_tools.benchmark import format_table, set_threads  # noqa: E402
+from tools.analysis_tools.model_report import _PARTS, _fake_window_detections, zeetad_range_hooks  # noqa: E402
+from tools.analysis_tools.profile_ranges import profile_parts  # noqa: E402
 
 
 def parse_args(argv=None):
