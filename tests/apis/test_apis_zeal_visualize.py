@@ -13,7 +13,8 @@ CLASSES = 'high jump, pole vault, a person falling'
 
 
 def tool(name):
-    spec = importlib.util.spec_from_file_location(f'tool_{os.path.basename(name)}', os.path.join(ROOT, 'tools', f'{name}.py'))
+    path = os.path.join(ROOT, 'tools', f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'tool_{os.path.basename(name)}', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.main

@@ -1,4 +1,5 @@
-"""The comparison with TadTR in tools/benchmark_model.py: rows, the TadTR-like configuration, TadTR's stand-ins.
+"""The comparison with TadTR in tools/analysis_tools/benchmark_model.py: rows, the TadTR-like configuration,
+TadTR's stand-ins.
 
 TadTR's own code is never part of zeetad: the end-to-end check against it runs only when ``TADTR_PATH`` names a
 checkout (e.g. ``git clone https://github.com/xlliu7/TadTR /tmp/tadtr``)."""

@@ -1,4 +1,4 @@
-"""The helpers behind tools/benchmark_data.py and tools/benchmark_model.py: tables, memory, network guard,
+"""The helpers behind tools/analysis_tools/benchmark_{data,model}.py: tables, memory, network guard,
 profiler attribution, attention comparison, THUMOS14 windows, the benchmark dataset and loader."""
 import os
 import socket
@@ -173,6 +173,20 @@ def test_split_classes_and_synthetic_windows():
     assert mem['parameters'] == pytest.approx(65792 * 4 / 2**20)
     assert mem['gradients'] == pytest.approx(65536 * 4 / 2**20)
     assert mem['total'] == pytest.approx((65792 + 3 * 65536) * 4 / 2**20)
+
+
+def test_benchmark_config_resolves_through_the_package_not_the_checkout(tmp_path, monkeypatch):
+    """The helpers hold no repository path: from another directory the config is the one zeetad ships, and a
+    split root relative to that directory is not found (the generic fallback names), as the datasets read it."""
+    from tools.analysis_tools import bench_model
+    from zeetad.utils.resources import shipped_config
+    assert not hasattr(bench_model, 'REPO_ROOT')
+    monkeypatch.chdir(tmp_path)
+    cfg = bench_model.load_config()
+    assert cfg.filename == shipped_config('zeetad/zeetad_thumos14_i3d_clip.py')
+    assert bench_model.split_classes(cfg, 'train', fallback=3) == ['action 0', 'action 1', 'action 2']
+    with pytest.raises(FileNotFoundError, match='configs/zeetad/none.py'):
+        bench_model.load_config('configs/zeetad/none.py')
 
 
 def test_feature_dataset_formats_agree_and_loader_counts(tmp_path):

@@ -1,6 +1,7 @@
 """A tiny ActivityNet-shaped run end to end: the generator's files, read by the unmodified synthetic ActivityNet
 config (whole videos resized to 128 steps, TSP grid, v_-prefixed feature files, class-agnostic Soft-NMS, tIoU
-0.5:0.05:0.95), trained on the seen classes of 75/25 split 0 and tested zero-shot through tools/experiments/run_splits.py."""
+0.5:0.05:0.95), trained on the seen classes of 75/25 split 0 and tested zero-shot
+through tools/experiments/run_splits.py."""
 import importlib.util
 import json
 import os

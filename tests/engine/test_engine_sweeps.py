@@ -1,4 +1,5 @@
-"""tools/run_baselines.py and tools/run_splits.py: one run per seed, reported as mean ± sample std."""
+"""tools/experiments/run_baselines.py and tools/experiments/run_splits.py: one run per seed, reported as mean ± sample
+std."""
 import sys
 
 import pytest

@@ -9,9 +9,6 @@ import pytest
 
 from testing_utils import ROOT
 
-# Library files that may import zeetad.testing: the benchmark helpers build the tiny models on purpose (they
-# serve tools/benchmark_*.py only and are to move beside the tools).
-ALLOWED = {'zeetad/utils/bench_model.py', 'zeetad/utils/bench_tadtr.py'}
 WRAPPERS = {'train': 'train', 'test': 'test', 'detect': 'detect', 'data/extract_clip_features': 'extract',
             'eval_detections': 'eval'}
 
@@ -24,14 +21,26 @@ def _imports(path: Path):
             yield from (alias.name for alias in node.names)
 
 
-def test_library_does_not_import_the_testing_helpers():
+def test_library_imports_neither_the_testing_helpers_nor_the_tools():
     offenders = []
     for path in sorted((ROOT / 'zeetad').rglob('*.py')):
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith('zeetad/testing/') or rel in ALLOWED:
+        if rel.startswith('zeetad/testing/'):
             continue
-        offenders += [f'{rel}: {m}' for m in _imports(path) if m == 'zeetad.testing' or m.startswith('zeetad.testing.')]
+        offenders += [f'{rel}: {m}' for m in _imports(path)
+                      if m.split('.')[0] == 'tools' or m == 'zeetad.testing' or m.startswith('zeetad.testing.')]
     assert offenders == []
+
+
+def test_benchmark_helpers_live_beside_the_tools():
+    """Benchmark/profiling code is not library code: none under zeetad/, all in tools/analysis_tools/."""
+    from setuptools import find_packages
+    packages = find_packages(str(ROOT), include=['zeetad', 'zeetad.*'])
+    assert 'zeetad.utils' in packages and not [p for p in packages if p.split('.')[0] != 'zeetad']
+    library = {p.name for p in (ROOT / 'zeetad').rglob('*.py')}
+    helpers = {p.name for p in (ROOT / 'tools' / 'analysis_tools').glob('*.py')} - {'__init__.py'}
+    assert {'bench_model.py', 'benchmark.py', 'model_report.py', 'profile_ranges.py'} <= helpers
+    assert not library & helpers
 
 
 @pytest.mark.parametrize('tool,module', sorted(WRAPPERS.items()))

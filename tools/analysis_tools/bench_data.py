@@ -1,6 +1,6 @@
 """A THUMOS14-scale feature dataset on disk (npy and HDF5, float32/float16) and a timed training loader over it.
 
-Used by ``tools/benchmark_data.py``. Videos get ``length`` I3D-grid snippets (16-frame windows every 4 frames
+Used by ``benchmark_data.py``. Videos get ``length`` I3D-grid snippets (16-frame windows every 4 frames
 at 30 fps) and a CLIP stream at 1 fps; annotations use the THUMOS14 class names so the real zero-shot split
 files apply.
 """

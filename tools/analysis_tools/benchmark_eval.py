@@ -6,9 +6,9 @@ predictions, 200 classes, 10 tIoU thresholds). Timings use one thread; the
 loop reference is timed in the same run, on a subset, and extrapolated
 linearly (said so in the table). Then ``tools/eval_detections.py`` runs as a
 subprocess on the same data written as official-format JSON, with msgspec
-decoding and with the json fallback. Soft-NMS: ``tools/benchmark_nms.py``.
+decoding and with the json fallback. Soft-NMS: ``tools/analysis_tools/benchmark_nms.py``.
 
-    python tools/benchmark_eval.py [--videos 4900] [--ref-videos 490] [--repeat 3] [--no-cli]
+    python tools/analysis_tools/benchmark_eval.py [--videos 4900] [--ref-videos 490] [--repeat 3] [--no-cli]
 """
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Speed and memory of ZEETAD at its THUMOS14 configuration (issue #4).
 
-    python tools/benchmark_model.py                          # CPU or CUDA, batch 8, windows of 128 (40 s-3 min, 2 cores)
-    python tools/benchmark_model.py --device cpu --threads 2 --iters 5 --json out.json
-    python tools/benchmark_model.py --tiny-text --quick      # smoke-test sizes, seconds
+    python tools/analysis_tools/benchmark_model.py          # CPU or CUDA, batch 8, windows of 128 (40 s-3 min, 2 cores)
+    python tools/analysis_tools/benchmark_model.py --device cpu --threads 2 --iters 5 --json out.json
+    python tools/analysis_tools/benchmark_model.py --tiny-text --quick      # smoke-test sizes, seconds
 
 Reports: parameter counts; the training step (forward + losses + Hungarian matching, backward, AdamW) time and
 peak memory; where the step's time goes (torch.profiler ranges opened by module hooks, backward attributed to

@@ -1,7 +1,7 @@
 """Benchmark zeetad's Soft-NMS against the loop reference and, optionally,
 ActionFormer's compiled C++ Soft-NMS, all in the same run.
 
-    python tools/benchmark_nms.py [--videos 64] [--repeat 7] [--actionformer DIR]
+    python tools/analysis_tools/benchmark_nms.py [--videos 64] [--repeat 7] [--actionformer DIR]
 
 Settings: THUMOS14 (2,000 candidates, 20 classes, gaussian sigma 0.5, top 200,
 multi-class) and ActivityNet (1,000 candidates, class-agnostic, gaussian sigma

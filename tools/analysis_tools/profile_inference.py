@@ -1,14 +1,14 @@
 """Where the time of whole-test-set inference goes: model parts, whole videos vs windows, post-processing.
 
-    python tools/profile_inference.py [--threads 2] [--batch-size 32] [--batches 2] [--json OUT]
-    python tools/profile_inference.py --quick          # smoke-test sizes (tiny text tower)
+    python tools/analysis_tools/profile_inference.py [--threads 2] [--batch-size 32] [--batches 2] [--json OUT]
+    python tools/analysis_tools/profile_inference.py --quick          # smoke-test sizes (tiny text tower)
 
 THUMOS14 test set shapes (212 videos of data/thumos14/annotations/thumos14.json on the I3D grid, windows of
 128, overlap 0.25: 3,528 windows) with random features and a CLIP text tower of the configured architecture
-with random weights (as tools/benchmark_model.py). Measured in one run: the predict path's windows/s and a
+with random weights (as benchmark_model.py). Measured in one run: the predict path's windows/s and a
 ``torch.profiler`` breakdown of one batch by model part; one whole video of ``--long-length`` snippets against
 its overlapping windows; ``merge_video_detections`` (batched, as ``TADMetric``) against one merge call per
-video on fake window detections of every test video. Data loading is not included (``tools/benchmark_data.py``).
+video on fake window detections of every test video. Data loading is not included (``benchmark_data.py``).
 """
 from __future__ import annotations
 

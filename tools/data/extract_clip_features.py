@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""``zeetad extract``, mmdetection style: ``python tools/extract_clip_features.py ARGS``
+"""``zeetad extract``, mmdetection style: ``python tools/data/extract_clip_features.py ARGS``
 (the job lives in zeetad/cli/extract.py).
 
 Extract CLIP frame features from a folder (or list) of videos into one HDF5 file.
-Options: ``python tools/extract_clip_features.py -h``.
+Options: ``python tools/data/extract_clip_features.py -h``.
 """
 import sys
 from pathlib import Path

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Write a synthetic zero-shot TAD dataset over real annotation timings (see README, "Synthetic data").
 
-    python tools/make_synthetic_data.py                       # THUMOS14-shaped, tiny random CLIP text tower
-    python tools/make_synthetic_data.py --shape activitynet   # 1,500 real ActivityNet videos, synthetic labels
-    python tools/make_synthetic_data.py --clip-model ViT-B-16 --clip-pretrained openai   # a real CLIP, if present
-    python tools/make_synthetic_data.py --shape invented --preset hard    # the small hard benchmark (README)
+    python tools/data/make_synthetic_data.py                       # THUMOS14-shaped, tiny random CLIP text tower
+    python tools/data/make_synthetic_data.py --shape activitynet   # 1,500 real ActivityNet videos, synthetic labels
+    python tools/data/make_synthetic_data.py --clip-model ViT-B-16 --clip-pretrained openai   # a real CLIP, if present
+    python tools/data/make_synthetic_data.py --shape invented --preset hard    # the small hard benchmark (README)
 """
 import argparse
 import os

@@ -15,7 +15,7 @@ COMMANDS = {
     'test': ('zeetad.cli.test', 'test a checkpoint on the configured test set (tools/test.py)'),
     'eval': ('zeetad.cli.eval', 'score official-format detections against ground truth (tools/eval_detections.py)'),
     'detect': ('zeetad.cli.detect', 'detect named actions in your own videos (tools/detect.py)'),
-    'extract': ('zeetad.cli.extract', 'extract CLIP frame features into HDF5 (tools/extract_clip_features.py)'),
+    'extract': ('zeetad.cli.extract', 'extract CLIP frame features into HDF5 (tools/data/extract_clip_features.py)'),
 }
 
 

@@ -1,6 +1,6 @@
 """An invented dataset (not THUMOS14's timings): the videos, instances and zero-shot splits of the hard benchmark.
 
-``tools/make_synthetic_data.py --shape invented`` lays the synthetic features (``synthetic.py``) over these
+``tools/data/make_synthetic_data.py --shape invented`` lays the synthetic features (``synthetic.py``) over these
 records. Every class is the main class of the same number of videos in each subset, so a 75/25 split of 24
 classes (18 seen, 6 unseen) always has training and test videos for each class; instances are a mix of short
 (seconds) and long (tens of seconds) ones, never overlapping within a video.

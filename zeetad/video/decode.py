@@ -1,7 +1,7 @@
 """Video decoding with PyAV: probing and frames sampled on an exact time grid.
 
 This is the one decoding module of zeetad: the CLIP feature extractor
-(``tools/extract_clip_features.py``) and ZEAL's LVLM stage (frames at 1 fps)
+(``tools/data/extract_clip_features.py``) and ZEAL's LVLM stage (frames at 1 fps)
 both read videos through :func:`iter_frames`.
 
 Sampling rule. Timestamps are ``k / fps`` seconds (``k = 0, 1, ...``) measured
