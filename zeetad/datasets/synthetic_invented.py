@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .annotations import Instance, VideoRecord
+from .splits import write_split_files
 
 INVENTED_CLASSES = (
     'juggling torches', 'folding a kite', 'stacking stones', 'rowing a canoe', 'sharpening a blade',
@@ -73,12 +74,8 @@ def write_invented_splits(root: str, dataset: str, classes: Sequence[str], seed:
     """Random ``ratio``/``100 - ratio`` class splits in the published file layout; returns the splits root."""
     classes = sorted(classes)
     n_train = round(len(classes) * ratio / 100)
-    folder = Path(root) / f'train_{ratio}_test_{100 - ratio}' / dataset
     for index in range(num_splits):
         order = np.random.default_rng([seed, 11, index]).permutation(len(classes))
-        parts = {'train': sorted(classes[i] for i in order[:n_train]),
-                 'test': sorted(classes[i] for i in order[n_train:])}
-        for part, names in parts.items():
-            (folder / part).mkdir(parents=True, exist_ok=True)
-            (folder / part / f'split_{index}.list').write_text('\n'.join(names) + '\n')
+        write_split_files(root, dataset, ratio, index, sorted(classes[i] for i in order[:n_train]),
+                          sorted(classes[i] for i in order[n_train:]))
     return Path(root)
