@@ -1,5 +1,6 @@
 """Helpers shared by tests in several folders (a module name no other folder uses, unlike ``conftest``)."""
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -57,6 +58,23 @@ def tiny_model_cfg(config: str, clip_ckpt: str, **localizer) -> dict:
         type='CLIPTextEncoder', model_config_file=TINY_CLIP_CONFIG, pretrained=clip_ckpt,
         num_adapter_blocks=text.get('num_adapter_blocks', 0), adapter_width=text.get('adapter_width', 64))
     return cfg
+
+
+DEMO_CONFIG = str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py')
+
+
+def config_errors(options: dict, path: str = DEMO_CONFIG, top_level: Optional[dict] = None, **extra) -> str:
+    """The message of the ``ConfigError`` that ``path`` with ``options`` (and ``extra``) raises at the start-up
+    check. ``top_level`` keys are merged as if written in the file (``--cfg-options`` refuses unread ones)."""
+    import pytest
+
+    from zeetad.engine.config_check import ConfigError, validate_config
+    from zeetad.engine.runner_setup import load_config
+    cfg = load_config(path, {**options, **extra})
+    cfg.merge_from_dict(top_level or {})
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    return str(info.value)
 
 
 def tiny_config_options(tiny_dataset: dict, tmp_path: Path) -> dict:
