@@ -1,7 +1,8 @@
 """The ``zeetad`` command: ``zeetad train|test|eval|detect|extract ...`` (also ``python -m zeetad ...``).
 
 Each job lives in its own module here with ``parse_args``, ``main`` and ``cli`` (exit status); the
-``tools/*.py`` scripts are thin wrappers around the same modules, so mmdetection habits keep working.
+``tools/{train,test,eval_detections,detect}.py`` and ``tools/data/extract_clip_features.py`` scripts are thin
+wrappers around the same modules, so mmdetection habits keep working.
 """
 from __future__ import annotations
 
