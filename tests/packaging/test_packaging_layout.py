@@ -41,6 +41,9 @@ def test_benchmark_helpers_live_beside_the_tools():
     helpers = {p.name for p in (ROOT / 'tools' / 'analysis_tools').glob('*.py')} - {'__init__.py'}
     assert {'bench_model.py', 'benchmark.py', 'model_report.py', 'profile_ranges.py'} <= helpers
     assert not library & helpers
+    import fnmatch
+    patterns = ('bench*.py', '*benchmark*.py', 'profile_*.py', '*_report.py')
+    assert [p for p in sorted(library) if any(fnmatch.fnmatch(p, pat) for pat in patterns)] == []  # none new
 
 
 @pytest.mark.parametrize('tool,module', sorted(WRAPPERS.items()))
