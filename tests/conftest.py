@@ -15,6 +15,13 @@ def tiny_dataset(tmp_path):
     return write_tiny_dataset(tmp_path)
 
 
+@pytest.fixture
+def options(tiny_dataset, tmp_path):
+    """``--cfg-options`` pointing the synthetic demo config at ``tiny_dataset`` (``tiny_config_options``)."""
+    from testing_utils import tiny_config_options
+    return tiny_config_options(tiny_dataset, tmp_path)
+
+
 @pytest.fixture(scope='session')
 def tiny_clip_model():
     """The in-memory random tiny CLIP (seed 0) that the checkpoint holds."""

@@ -1,6 +1,6 @@
 """Helpers shared by tests in several folders (a module name no other folder uses, unlike ``conftest``)."""
-import json
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -10,7 +10,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def write_tiny_dataset(root: Path, *, loc_dim: int = 8, clip_dim: int = 6, fps: float = 10.0, stride: int = 2,
                        window: int = 4, clip_fps: float = 1.0, videos=None, seed: int = 0) -> dict:
     """A 4-class toy dataset: annotation JSON, per-video .npy localisation features, one HDF5 CLIP file."""
-    import h5py
+    from zeetad.datasets.annotations import Instance, VideoRecord
+    from zeetad.datasets.dataset_writer import open_hdf5_writer, save_npy, write_annotation_file
+    from zeetad.datasets.splits import write_split_files
     rng = np.random.default_rng(seed)
     videos = videos or {
         'vid_a': ('Validation', 30.0, [('Jump', 2.0, 6.0), ('Run', 10.0, 14.0)]),
@@ -19,20 +21,15 @@ def write_tiny_dataset(root: Path, *, loc_dim: int = 8, clip_dim: int = 6, fps: 
         'vid_d': ('Test', 30.0, [('Throw', 1.0, 4.0), ('Jump', 12.0, 20.0)]),
         'vid_e': ('Test', 15.0, [('Run', 2.0, 5.0)]),
     }
-    database = {}
-    (root / 'loc').mkdir(parents=True, exist_ok=True)
-    with h5py.File(root / 'clip.h5', 'w') as h5:
+    records = []
+    with open_hdf5_writer(str(root / 'clip.h5')) as h5:
         for vid, (subset, duration, anns) in videos.items():
-            database[vid] = {'subset': subset, 'duration': duration, 'fps': fps,
-                             'annotations': [{'label': l, 'segment': [s, e]} for l, s, e in anns]}
+            records.append(VideoRecord(vid, subset, duration, fps, [Instance(*a) for a in anns]))
             num = int(np.floor((duration - window / (2 * fps)) / (stride / fps))) + 1
-            np.save(root / 'loc' / f'{vid}.npy', rng.normal(size=(num, loc_dim)).astype(np.float32))
+            save_npy(str(root / 'loc' / f'{vid}.npy'), rng.normal(size=(num, loc_dim)).astype(np.float32))
             h5.create_dataset(vid, data=rng.normal(size=(int(duration * clip_fps) + 1, clip_dim)).astype(np.float32))
-    (root / 'ann.json').write_text(json.dumps({'version': 'toy', 'database': database}))
-    splits = root / 'splits' / 'train_75_test_25' / 'Toy'
-    for part, names in (('train', ['Jump', 'Swim', 'Run']), ('test', ['Throw'])):
-        (splits / part).mkdir(parents=True, exist_ok=True)
-        (splits / part / 'split_0.list').write_text('\n'.join(names) + '\n')
+    write_annotation_file(str(root / 'ann.json'), records, 'toy')
+    write_split_files(str(root / 'splits'), 'Toy', 75, 0, ['Jump', 'Swim', 'Run'], ['Throw'])
     return dict(
         ann_file=str(root / 'ann.json'),
         loc_features=dict(format='npy', root=str(root / 'loc'), dim=loc_dim,
@@ -61,6 +58,23 @@ def tiny_model_cfg(config: str, clip_ckpt: str, **localizer) -> dict:
         type='CLIPTextEncoder', model_config_file=TINY_CLIP_CONFIG, pretrained=clip_ckpt,
         num_adapter_blocks=text.get('num_adapter_blocks', 0), adapter_width=text.get('adapter_width', 64))
     return cfg
+
+
+DEMO_CONFIG = str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py')
+
+
+def config_errors(options: dict, path: str = DEMO_CONFIG, top_level: Optional[dict] = None, **extra) -> str:
+    """The message of the ``ConfigError`` that ``path`` with ``options`` (and ``extra``) raises at the start-up
+    check. ``top_level`` keys are merged as if written in the file (``--cfg-options`` refuses unread ones)."""
+    import pytest
+
+    from zeetad.engine.config_check import ConfigError, validate_config
+    from zeetad.engine.runner_setup import load_config
+    cfg = load_config(path, {**options, **extra})
+    cfg.merge_from_dict(top_level or {})
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    return str(info.value)
 
 
 def tiny_config_options(tiny_dataset: dict, tmp_path: Path) -> dict:
@@ -97,10 +111,10 @@ model = dict(
 
 def write_tiny_training_config(root: Path, extra: str, *, max_videos: int = 10, train_workers: int = 0,
                                test_videos=None) -> Path:
-    """Synthetic data (``tools/make_synthetic_data.py``) and a config of the demo model shrunk to seconds per
+    """Synthetic data (``tools/data/make_synthetic_data.py``) and a config of the demo model shrunk to seconds per
     epoch, plus ``extra`` config lines; returns the config path."""
     import importlib.util
-    spec = importlib.util.spec_from_file_location('zeetad_make_synthetic', ROOT / 'tools/make_synthetic_data.py')
+    spec = importlib.util.spec_from_file_location('zeetad_make_synthetic', ROOT / 'tools/data/make_synthetic_data.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     tool.main(['--max-videos', str(max_videos), '--out', str(root / 'data')])

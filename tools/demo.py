@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / 'data'))  # make_synthetic_data
 
 DEFAULT_CONFIGS = {'thumos14': 'configs/zeetad/zeetad_synthetic_thumos14_demo.py',
                    'activitynet': 'configs/zeetad/zeetad_synthetic_anet_demo.py'}

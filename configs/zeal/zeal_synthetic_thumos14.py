@@ -1,6 +1,6 @@
 # ZEAL (training-free) on the synthetic THUMOS14-shaped dataset, zero-shot split 0 of 75/25.
-#   python tools/make_synthetic_data.py
-#   python tools/zeal_synthetic_confidences.py configs/zeal/zeal_synthetic_thumos14.py   # stands in for the LVLM
+#   python tools/data/make_synthetic_data.py
+#   python tools/zeal/zeal_synthetic_confidences.py configs/zeal/zeal_synthetic_thumos14.py   # stands in for the LVLM
 #   python tools/test.py configs/zeal/zeal_synthetic_thumos14.py none
 # The synthetic CLIP frame features (2 fps) are the localisation stream, one item per whole video; the
 # confidences are ground-truth-shaped bumps plus noise (`synthetic_noise`), NOT an LVLM's output.
@@ -15,7 +15,7 @@ test_dataloader = dict(dataset=dict(ann_file=ann_file, loc_features=dict(_delete
 model = dict(
     queries_file=data_root + '/zeal/queries.json',
     confidences_file=data_root + '/zeal/confidences_synthetic.h5',
-    # The tiny random CLIP that generated the synthetic frame features (tools/make_synthetic_data.py).
+    # The tiny random CLIP that generated the synthetic frame features (tools/data/make_synthetic_data.py).
     text_encoder=dict(_delete_=True, type='CLIPTextEncoder', model_name='zeetad-tiny-clip',
                       model_config_file='configs/_base_/clip/zeetad-tiny-clip.json',
                       pretrained=data_root + '/clip/tiny_clip.pt'))

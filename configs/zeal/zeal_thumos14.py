@@ -1,14 +1,14 @@
 # ZEAL (training-free zero-shot localisation, arXiv 2410.14340) on THUMOS14, zero-shot split 0 of 75/25.
 # Stages (each cached and resumable):
-#   1. python tools/zeal_queries.py data/thumos14/annotations/thumos14.json --config configs/zeal/zeal_thumos14.py
+#   1. python tools/zeal/zeal_queries.py data/thumos14/annotations/thumos14.json --config configs/zeal/zeal_thumos14.py
 #          (LLM endpoint from `queries_llm` below or $OPENAI_BASE_URL, $ZEAL_LLM_MODEL)
-#   2-4. python tools/zeal_lvlm.py configs/zeal/zeal_thumos14.py --videos data/thumos14/videos \
+#   2-4. python tools/zeal/zeal_lvlm.py configs/zeal/zeal_thumos14.py --videos data/thumos14/videos \
 #          --lvlm /models/llava-onevision-qwen2-7b-ov-hf      # writes model.confidences_file
 #   5. python tools/test.py configs/zeal/zeal_thumos14.py none
 # Change the split with --cfg-options split.ratio=50 split.index=3 (scored classes follow the split).
 _base_ = ['../_base_/datasets/thumos14_i3d_clip.py', '../_base_/default_runtime.py']
 
-# CLIP frame features at 1 fps (tools/extract_clip_features.py) are the only feature stream, and each
+# CLIP frame features at 1 fps (tools/data/extract_clip_features.py) are the only feature stream, and each
 # video is one item (window_size above any video's length), so ZEAL sees whole videos.
 frame_features = dict(format='hdf5', path='data/thumos14/clip_features/ViT-B-16.h5', dim=512,
                       timebase=dict(sample_fps=1.0, offset_s=0.0))
@@ -34,7 +34,7 @@ model = dict(
                    nms_sigma=1.3, nms_min_score=0.1, merge_iou=0.9, merge_min_score=0.0),
     on_missing='error')
 
-# Stage 1 backend for `tools/zeal_queries.py CLASSES --config THIS`: any OpenAI-compatible server (vLLM, Ollama,
+# Stage 1 backend for `tools/zeal/zeal_queries.py CLASSES --config THIS`: any OpenAI-compatible server (vLLM, Ollama,
 # OpenAI); None takes $OPENAI_BASE_URL / $ZEAL_LLM_MODEL; the key is read from the named variable, never stored here.
 queries_llm = dict(type='openai', base_url=None, model=None, api_key_env='OPENAI_API_KEY', timeout=60.0,
                    max_retries=3, json_mode=True)

@@ -1,6 +1,6 @@
 # ZEETAD on THUMOS14 with CLIP-stream-only localisation: CLIP ViT-B/16 frame features at 2 fps are both the
 # localisation input and the recognition stream, so tools/detect.py goes from raw video to detections with
-# nothing but open_clip. Features: python tools/extract_clip_features.py VIDEOS \
+# nothing but open_clip. Features: python tools/data/extract_clip_features.py VIDEOS \
 #     data/thumos14/clip_features/ViT-B-16_2fps.h5 --model ViT-B-16 --pretrained openai --fps 2
 _base_ = ['./zeetad_thumos14_i3d_clip.py']
 

@@ -1,4 +1,4 @@
-# ZEETAD on the synthetic ActivityNet-shaped data (tools/make_synthetic_data.py --shape activitynet): the full
+# ZEETAD on the synthetic ActivityNet-shaped data (tools/data/make_synthetic_data.py --shape activitynet): the full
 # ActivityNet config (TSP grid of 16 frames at 15 fps, whole videos resized to 128 steps, class-agnostic
 # Soft-NMS, tIoU 0.5:0.05:0.95, train on `training`, test on `validation`), with the synthetic feature files,
 # the tiny random CLIP that generated them, and a model and schedule sized for 2 CPU cores.

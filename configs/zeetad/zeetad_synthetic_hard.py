@@ -1,8 +1,8 @@
 # The small hard benchmark (README, "A small hard benchmark"): 144 invented videos at 25 fps, 24 invented classes
 # (18 seen / 6 unseen, 3 random splits), 1024-d localisation features every 8 frames, CLIP frames at 2 fps, small
 # class margins in the CLIP stream, scene frames near class embeddings, 4 distractor bumps a minute.
-#   python tools/make_synthetic_data.py --shape invented --preset hard
-#   python tools/run_baselines.py --config configs/zeetad/zeetad_synthetic_hard.py --ratios 75 --seeds 0 1 2
+#   python tools/data/make_synthetic_data.py --shape invented --preset hard
+#   python tools/experiments/run_baselines.py --config configs/zeetad/zeetad_synthetic_hard.py --ratios 75 --seeds 0 1 2
 # It inherits the demo config as a new user's dataset would; only data, split and the budget change.
 _base_ = ['./zeetad_synthetic_thumos14_demo.py']
 data_root = 'data/synthetic_invented_hard'

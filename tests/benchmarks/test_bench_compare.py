@@ -1,4 +1,5 @@
-"""The comparison with TadTR in tools/benchmark_model.py: rows, the TadTR-like configuration, TadTR's stand-ins.
+"""The comparison with TadTR in tools/analysis_tools/benchmark_model.py: rows, the TadTR-like configuration,
+TadTR's stand-ins.
 
 TadTR's own code is never part of zeetad: the end-to-end check against it runs only when ``TADTR_PATH`` names a
 checkout (e.g. ``git clone https://github.com/xlliu7/TadTR /tmp/tadtr``)."""
@@ -7,9 +8,9 @@ import os
 import pytest
 import torch
 
-from zeetad.utils.bench_compare import tadtr_like_model_cfg
-from zeetad.utils.bench_model import load_config
-from zeetad.utils.bench_tadtr import RoIAlign1d, load_tadtr
+from tools.analysis_tools.bench_compare import tadtr_like_model_cfg
+from tools.analysis_tools.bench_model import load_config
+from tools.analysis_tools.bench_tadtr import RoIAlign1d, load_tadtr
 from test_bench_tools import run_tool
 
 

@@ -76,7 +76,7 @@ def test_a_dataset_written_before_the_new_fields_is_still_reused(tmp_path):
 
 
 def test_make_synthetic_data_invented_hard_writes_data_splits_and_loads(tmp_path, tiny_clip_ckpt):
-    sys.path.insert(0, str(ROOT / 'tools'))
+    sys.path.insert(0, str(ROOT / 'tools' / 'data'))
     import make_synthetic_data
     out = tmp_path / 'hard'
     meta = make_synthetic_data.main(['--shape', 'invented', '--preset', 'hard', '--max-videos', '48',

@@ -4,26 +4,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from testing_utils import tiny_config_options
+from testing_utils import DEMO_CONFIG as DEMO
+from testing_utils import ROOT
+from testing_utils import config_errors as _errors
 
 from zeetad.engine.config_check import ConfigError, accepted_keys, validate_config
 from zeetad.engine.runner_setup import build_runner, load_config
-
-ROOT = Path(__file__).resolve().parents[2]
-DEMO = str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py')
-
-
-@pytest.fixture
-def options(tiny_dataset, tmp_path):
-    return tiny_config_options(tiny_dataset, tmp_path)
-
-
-def _errors(options, top_level=None, **extra) -> str:
-    cfg = load_config(DEMO, {**options, **extra})
-    cfg.merge_from_dict(top_level or {})  # as if written in the file: --cfg-options refuses unread top-level keys
-    with pytest.raises(ConfigError) as info:
-        validate_config(cfg)
-    return str(info.value)
 
 
 def test_consistent_config_passes(options):

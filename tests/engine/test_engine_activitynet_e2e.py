@@ -1,6 +1,7 @@
 """A tiny ActivityNet-shaped run end to end: the generator's files, read by the unmodified synthetic ActivityNet
 config (whole videos resized to 128 steps, TSP grid, v_-prefixed feature files, class-agnostic Soft-NMS, tIoU
-0.5:0.05:0.95), trained on the seen classes of 75/25 split 0 and tested zero-shot through tools/run_splits.py."""
+0.5:0.05:0.95), trained on the seen classes of 75/25 split 0 and tested zero-shot
+through tools/experiments/run_splits.py."""
 import importlib.util
 import json
 import os
@@ -24,7 +25,7 @@ TINY = {
 
 
 def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'anet_e2e_{name}', ROOT / 'tools' / f'{name}.py')
+    spec = importlib.util.spec_from_file_location(f'anet_e2e_{os.path.basename(name)}', ROOT / 'tools' / f'{name}.py')
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -37,14 +38,14 @@ def anet_checkout(tmp_path, monkeypatch):
     os.symlink(ROOT / 'configs', tmp_path / 'configs')
     os.symlink(ROOT / 'data' / 'splits', tmp_path / 'data' / 'splits')
     monkeypatch.chdir(tmp_path)
-    _tool('make_synthetic_data').main(['--shape', 'activitynet', '--max-videos', '400',
+    _tool('data/make_synthetic_data').main(['--shape', 'activitynet', '--max-videos', '400',
                                        '--anet-dir', str(ROOT / 'data' / 'activitynet')])
     return tmp_path
 
 
 @pytest.mark.slow
 def test_tiny_activitynet_train_and_zero_shot_test(anet_checkout):
-    run_splits = _tool('run_splits').run_splits
+    run_splits = _tool('experiments/run_splits').run_splits
     results, table = run_splits(CONFIG, [75], [0], 'work', TINY, ['0.5', '0.75', '0.95', 'avg'])
     row = results['75/25 split 0']
     assert sorted(row) == sorted(['avg'] + [f'{0.5 + 0.05 * k:g}' for k in range(10)])  # tIoU 0.5:0.05:0.95
@@ -63,7 +64,7 @@ def test_tiny_activitynet_train_and_zero_shot_test(anet_checkout):
 
 
 def test_run_splits_rejects_unknown_columns_before_training(tmp_path):
-    run_splits = _tool('run_splits').run_splits
+    run_splits = _tool('experiments/run_splits').run_splits
     with pytest.raises(ValueError, match=r"columns \['0.3'\] are not metrics of .*anet_demo.py"):
         run_splits(str(ROOT / CONFIG), [75], [0], str(tmp_path), None, ['0.3', 'avg'])
     assert not any(tmp_path.iterdir())

@@ -5,24 +5,12 @@ from pathlib import Path
 
 import pytest
 
-from testing_utils import ROOT, tiny_config_options
+from testing_utils import DEMO_CONFIG as DEMO
+from testing_utils import ROOT
+from testing_utils import config_errors as _errors
 
 from zeetad.engine.config_check import ConfigError, validate_config
 from zeetad.engine.runner_setup import build_runner, load_config
-
-DEMO = str(ROOT / 'configs/zeetad/zeetad_synthetic_thumos14_demo.py')
-
-
-@pytest.fixture
-def options(tiny_dataset, tmp_path):
-    return tiny_config_options(tiny_dataset, tmp_path)
-
-
-def _errors(options, path=DEMO, **extra) -> str:
-    cfg = load_config(path, {**options, **extra})
-    with pytest.raises(ConfigError) as info:
-        validate_config(cfg)
-    return str(info.value)
 
 
 @pytest.mark.parametrize('option, value, expected', [

@@ -1,11 +1,12 @@
-"""tools/run_baselines.py and tools/run_splits.py: one run per seed, reported as mean ± sample std."""
+"""tools/experiments/run_baselines.py and tools/experiments/run_splits.py: one run per seed, reported as mean ± sample
+std."""
 import sys
 
 import pytest
 
 from testing_utils import ROOT
 
-sys.path.insert(0, str(ROOT / 'tools'))
+sys.path.insert(0, str(ROOT / 'tools' / 'experiments'))
 
 # avg mAP each (variant, seed) run returns; the per-threshold values are avg + 1
 FAKE = {('zeetad', 0): 40.0, ('zeetad', 1): 44.0, ('zeetad', 2): 48.0,

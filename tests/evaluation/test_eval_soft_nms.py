@@ -255,3 +255,28 @@ def test_per_video_equals_loop_property(items, method, multiclass, max_seg_num, 
         np.testing.assert_array_equal(l.numpy()[m], rl)
         np.testing.assert_allclose(c.numpy()[m], rc, rtol=0, atol=1e-6)
         np.testing.assert_allclose(s.numpy()[m], rs, rtol=0, atol=1e-9)
+
+
+def test_both_entry_points_take_one_set_of_options():
+    """``SoftNMSParams`` is the one list of options: both entry points refuse a typo and a bad method, and
+    every option acts the same in both (here each set differently from its default)."""
+    import dataclasses
+
+    from zeetad.evaluation.soft_nms import SoftNMSParams
+    segs, scores = t([[0, 4], [1, 5], [2, 6], [10, 12]]), t([0.9, 0.8, 0.7, 0.05])
+    labels, videos = torch.tensor([0, 1, 0, 1]), torch.zeros(4, dtype=torch.long)
+    calls = {'batched': lambda **kw: batched_soft_nms(segs, scores, labels, **kw),
+             'per_video': lambda **kw: soft_nms_per_video(segs, scores, labels, videos, **kw)[:3]}
+    for call in calls.values():
+        with pytest.raises(TypeError, match='sigam'):
+            call(sigam=0.5)
+        with pytest.raises(ValueError, match="method must be one of .* got 'gausian'"):
+            call(method='gausian')
+    options = dict(method='linear', sigma=0.3, iou_threshold=0.2, min_score=0.1, max_seg_num=2, multiclass=False,
+                   voting_thresh=0.3)
+    assert sorted(options) == sorted(f.name for f in dataclasses.fields(SoftNMSParams))
+    assert all(options[f.name] != f.default for f in dataclasses.fields(SoftNMSParams))
+    a, b = calls['batched'](**options), calls['per_video'](**options)
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x, y)
+    assert len(a[1]) == 2 and not torch.equal(a[0], segs[:2])  # max_seg_num cut, voting moved the segments

@@ -14,9 +14,8 @@ from zeetad.evaluation.report import format_table, table_csv
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
-import benchmark_eval  # noqa: E402
-import benchmark_nms  # noqa: E402
 import eval_detections  # noqa: E402
+from tools.analysis_tools import benchmark_eval, benchmark_nms  # noqa: E402
 
 DATABASE = {
     'v1': {'subset': 'Test', 'duration': 50.0,

@@ -126,7 +126,7 @@ def test_even_or_nonpositive_projection_kernel_is_rejected(tiny_clip_ckpt, kerne
 def test_shipped_schedule_uses_fused_adamw_with_the_plain_update(tiny_clip_ckpt):
     from mmengine.config import Config
 
-    from zeetad.utils.bench_model import build_optim_wrapper
+    from tools.analysis_tools.bench_model import build_optim_wrapper
     cfg = Config.fromfile(str(ROOT / 'configs' / 'zeetad' / 'zeetad_thumos14_i3d_clip.py'))
     models = [_model(tiny_clip_ckpt).train() for _ in range(2)]
     fused = build_optim_wrapper(models[0], cfg)

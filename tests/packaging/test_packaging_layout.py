@@ -9,10 +9,7 @@ import pytest
 
 from testing_utils import ROOT
 
-# Library files that may import zeetad.testing: the benchmark helpers build the tiny models on purpose (they
-# serve tools/benchmark_*.py only and are to move beside the tools).
-ALLOWED = {'zeetad/utils/bench_model.py', 'zeetad/utils/bench_tadtr.py'}
-WRAPPERS = {'train': 'train', 'test': 'test', 'detect': 'detect', 'extract_clip_features': 'extract',
+WRAPPERS = {'train': 'train', 'test': 'test', 'detect': 'detect', 'data/extract_clip_features': 'extract',
             'eval_detections': 'eval'}
 
 
@@ -24,19 +21,34 @@ def _imports(path: Path):
             yield from (alias.name for alias in node.names)
 
 
-def test_library_does_not_import_the_testing_helpers():
+def test_library_imports_neither_the_testing_helpers_nor_the_tools():
     offenders = []
     for path in sorted((ROOT / 'zeetad').rglob('*.py')):
         rel = path.relative_to(ROOT).as_posix()
-        if rel.startswith('zeetad/testing/') or rel in ALLOWED:
+        if rel.startswith('zeetad/testing/'):
             continue
-        offenders += [f'{rel}: {m}' for m in _imports(path) if m == 'zeetad.testing' or m.startswith('zeetad.testing.')]
+        offenders += [f'{rel}: {m}' for m in _imports(path)
+                      if m.split('.')[0] == 'tools' or m == 'zeetad.testing' or m.startswith('zeetad.testing.')]
     assert offenders == []
+
+
+def test_benchmark_helpers_live_beside_the_tools():
+    """Benchmark/profiling code is not library code: none under zeetad/, all in tools/analysis_tools/."""
+    from setuptools import find_packages
+    packages = find_packages(str(ROOT), include=['zeetad', 'zeetad.*'])
+    assert 'zeetad.utils' in packages and not [p for p in packages if p.split('.')[0] != 'zeetad']
+    library = {p.name for p in (ROOT / 'zeetad').rglob('*.py')}
+    helpers = {p.name for p in (ROOT / 'tools' / 'analysis_tools').glob('*.py')} - {'__init__.py'}
+    assert {'bench_model.py', 'benchmark.py', 'model_report.py', 'profile_ranges.py'} <= helpers
+    assert not library & helpers
+    import fnmatch
+    patterns = ('bench*.py', '*benchmark*.py', 'profile_*.py', '*_report.py')
+    assert [p for p in sorted(library) if any(fnmatch.fnmatch(p, pat) for pat in patterns)] == []  # none new
 
 
 @pytest.mark.parametrize('tool,module', sorted(WRAPPERS.items()))
 def test_tools_are_thin_wrappers_of_the_cli(tool, module):
-    spec = importlib.util.spec_from_file_location(f'wrapper_{tool}', ROOT / 'tools' / f'{tool}.py')
+    spec = importlib.util.spec_from_file_location(f'wrapper_{Path(tool).name}', ROOT / 'tools' / f'{tool}.py')
     wrapper = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(wrapper)
     cli = importlib.import_module(f'zeetad.cli.{module}')
@@ -69,3 +81,47 @@ def test_configs_path_resolves_through_the_package(tmp_path, monkeypatch):
     assert resolve_config_path('configs/zeal/zeal_thumos14.py') == 'configs/zeal/zeal_thumos14.py'  # yours wins
     with pytest.raises(FileNotFoundError, match='not one of the configs shipped'):
         shipped_config('zeal/none.py')
+
+
+def _readme_block(title: str) -> str:
+    text = (ROOT / 'README.md').read_text()
+    section = text[text.index(f'## {title}\n'):]
+    return section[section.index('```\n') + 4:section.index('\n```', section.index('```\n') + 4)]
+
+
+def _expand(token: str) -> list:
+    """``benchmark_{model,data}.py`` -> ``['benchmark_model.py', 'benchmark_data.py']``."""
+    import re
+    m = re.search(r'\{([^}]*)\}', token)
+    if not m:
+        return [token]
+    return [x for part in m.group(1).split(',') for x in _expand(token[:m.start()] + part + token[m.end():])]
+
+
+def test_readme_project_layout_matches_the_tree():
+    import fnmatch
+    import re
+    block = _readme_block('Project layout')
+    lines = block.splitlines()
+    # zeetad's subpackages (two-space indent) and models' (four), each listed once, none missing.
+    listed = {m.group(1) for line in lines if (m := re.match(r'^  (\w+)/\s', line))}
+    listed_models = {m.group(1) for line in lines if (m := re.match(r'^    (\w+)/\s', line))}
+    tools_dirs = {d.name for d in (ROOT / 'tools').iterdir() if d.is_dir() and d.name != '__pycache__'}
+    packages = {d.name for d in (ROOT / 'zeetad').iterdir() if (d / '__init__.py').is_file()}
+    assert listed == packages | tools_dirs
+    assert listed_models == {d.name for d in (ROOT / 'zeetad' / 'models').iterdir() if (d / '__init__.py').is_file()}
+    # Every script and helper under tools/ is named (globs and {a,b} allowed), and every name exists.
+    tools_text = block[block.index('\ntools/'):block.index('\ntests/')]
+    tokens = [x for t in re.findall(r'[\w{},*]+\.(?:py|sh)', tools_text) for x in _expand(t)]
+    files = sorted(p.name for p in (ROOT / 'tools').rglob('*')
+                   if p.suffix in ('.py', '.sh') and p.name != '__init__.py')
+    assert [f for f in files if not any(fnmatch.fnmatch(f, t) for t in tokens)] == []
+    assert [t for t in tokens if not any(fnmatch.fnmatch(f, t) for f in files)] == []
+    top = {p.name for p in (ROOT / 'tools').glob('*') if p.suffix in ('.py', '.sh') and p.name != '__init__.py'}
+    head = tools_text[:tools_text.index('  data/')]
+    assert top == {x for t in re.findall(r'[\w{},*]+\.(?:py|sh)', head) for x in _expand(t)}
+    # "Tests": the areas are the test folders.
+    tests_block = _readme_block('Tests')
+    areas = tests_block[tests_block.index('tests/<area>/'):].split('/', 2)[2]
+    named = set(re.findall(r'\b([a-z]+)\b(?:,| \(|\n|$)', areas))
+    assert named == {d.name for d in (ROOT / 'tests').iterdir() if d.is_dir() and d.name != '__pycache__'}

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zeetad.video.decode import VideoDecodeError, VideoInfo, iter_frames, probe_video, sample_count
+from zeetad.video.decode import iter_frames, sample_count
+from zeetad.video.probe import VideoDecodeError, VideoInfo, probe_video
 
 from video_factory import CORRUPT, HEIGHT, VIDEOS, WIDTH, read_index
 

@@ -1,4 +1,4 @@
-"""tools/extract_clip_features.py end to end on real videos with a tiny random CLIP loaded from a file."""
+"""tools/data/extract_clip_features.py end to end on real videos with a tiny random CLIP loaded from a file."""
 import importlib.util
 import os
 import re
@@ -21,7 +21,7 @@ from zeetad.video.feature_file import complete_ids
 from zeetad.video.feature_shards import find_shards
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / 'tools' / 'extract_clip_features.py'
+TOOL = ROOT / 'tools' / 'data' / 'extract_clip_features.py'
 GOOD = {os.path.splitext(n)[0]: n for n in VIDEOS}
 # 2 fps samples: ceil(duration * 2)
 EXPECTED_T = {'square_mpeg4': 6, 'square_h264': 4, 'square_ntsc': 4, 'square_24': 4, 'square_ts': 4}

@@ -5,7 +5,8 @@ from fractions import Fraction
 import pytest
 from video_factory import VIDEOS, write_video
 
-from zeetad.video.decode import iter_frames, probe_video
+from zeetad.video.decode import iter_frames
+from zeetad.video.probe import probe_video
 
 
 @pytest.fixture(scope='module')

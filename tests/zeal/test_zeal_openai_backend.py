@@ -130,7 +130,7 @@ def test_generate_queries_over_http_malformed_and_timeout(tmp_path, caplog):
 
 
 def test_queries_tool_cli(tmp_path, monkeypatch, capsys):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tools'))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'tools' / 'zeal'))
     import zeal_queries
     monkeypatch.setenv('OPENAI_API_KEY', KEY)
     classes = tmp_path / 'classes.txt'

@@ -8,7 +8,8 @@ import pytest
 from zeal_test_utils import (ROOT, one_torch_thread, tiny_lvlm_dir, write_tiny_dataset,  # noqa: F401  (fixtures)
                              zeal_tiny_clip_ckpt)
 
-sys.path.insert(0, str(ROOT / 'tools'))
+sys.path.insert(0, str(ROOT / 'tools'))  # test.py
+sys.path.insert(0, str(ROOT / 'tools' / 'zeal'))
 CONFIG = str(ROOT / 'configs' / 'zeal' / 'zeal_synthetic_thumos14.py')
 
 

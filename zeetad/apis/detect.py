@@ -36,7 +36,7 @@ def probe_videos(source: str) -> tuple[list, dict]:
     Raises:
         VideoReadError: ``source`` is one video and cannot be read.
     """
-    from zeetad.video.decode import VideoDecodeError, probe_video
+    from zeetad.video.probe import VideoDecodeError, probe_video
     from zeetad.video.sources import list_videos
     sources = list_videos(source)
     if not sources:

@@ -1,7 +1,7 @@
 """The errors a user of ``tools/detect.py`` can meet, each with a message that says what to do."""
 from __future__ import annotations
 
-from zeetad.video.decode import VideoDecodeError
+from zeetad.video.probe import VideoDecodeError
 
 
 class DetectError(RuntimeError):

@@ -32,7 +32,7 @@ class ZEALDetector:
         class_names: the names to localise.
         cache_dir: where the queries file and the confidence cache go.
         lvlm: local folder of an image-text-to-text model (never downloaded).
-        queries_file: stage-1 queries (``tools/zeal_queries.py``); default: template queries.
+        queries_file: stage-1 queries (``tools/zeal/zeal_queries.py``); default: template queries.
         lvlm_fps: frames per second asked about (ZEAL: 1).
     """
 

@@ -1,7 +1,8 @@
 """The ``zeetad`` command: ``zeetad train|test|eval|detect|extract ...`` (also ``python -m zeetad ...``).
 
 Each job lives in its own module here with ``parse_args``, ``main`` and ``cli`` (exit status); the
-``tools/*.py`` scripts are thin wrappers around the same modules, so mmdetection habits keep working.
+``tools/{train,test,eval_detections,detect}.py`` and ``tools/data/extract_clip_features.py`` scripts are thin
+wrappers around the same modules, so mmdetection habits keep working.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ COMMANDS = {
     'test': ('zeetad.cli.test', 'test a checkpoint on the configured test set (tools/test.py)'),
     'eval': ('zeetad.cli.eval', 'score official-format detections against ground truth (tools/eval_detections.py)'),
     'detect': ('zeetad.cli.detect', 'detect named actions in your own videos (tools/detect.py)'),
-    'extract': ('zeetad.cli.extract', 'extract CLIP frame features into HDF5 (tools/extract_clip_features.py)'),
+    'extract': ('zeetad.cli.extract', 'extract CLIP frame features into HDF5 (tools/data/extract_clip_features.py)'),
 }
 
 

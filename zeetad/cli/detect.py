@@ -28,7 +28,7 @@ def parse_args(argv=None, prog=None):
     p.add_argument('--checkpoint', help='trained ZEETAD checkpoint')
     p.add_argument('--zeal', action='store_true', help='training-free ZEAL instead of ZEETAD')
     p.add_argument('--lvlm', help='ZEAL: local folder of an image-text-to-text model (never downloaded)')
-    p.add_argument('--queries', help='ZEAL: queries JSON (tools/zeal_queries.py); default: template questions')
+    p.add_argument('--queries', help='ZEAL: queries JSON (tools/zeal/zeal_queries.py); default: template questions')
     p.add_argument('--out', default='work_dirs/detect/detections.json', help='detections JSON (official format)')
     p.add_argument('--cache-dir', help='feature cache (default: <out dir>/zeetad_cache)')
     p.add_argument('--loc-features', help='precomputed localisation features (npy folder or HDF5) for I3D/TSP '

@@ -46,6 +46,16 @@ def split_files(root: str, dataset: str, ratio: int, index: int) -> tuple[Path, 
     return folder / 'train' / f'split_{index}.list', folder / 'test' / f'split_{index}.list'
 
 
+def write_split_files(root: str, dataset: str, ratio: int, index: int, train: Sequence[str],
+                      test: Sequence[str]) -> tuple[Path, Path]:
+    """Write one split in the published layout (seen classes ``train``, unseen ``test``, one name a line)."""
+    paths = split_files(root, dataset, ratio, index)
+    for path, names in zip(paths, (train, test)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text('\n'.join(names) + '\n')
+    return paths
+
+
 def split_problems(split, key: str = 'split') -> list[str]:
     """Unknown keys (``ratoi``, ``indx``) and non-integer ``ratio``/``index`` of a split config, key first."""
     if split is None:

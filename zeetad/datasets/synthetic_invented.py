@@ -1,6 +1,6 @@
 """An invented dataset (not THUMOS14's timings): the videos, instances and zero-shot splits of the hard benchmark.
 
-``tools/make_synthetic_data.py --shape invented`` lays the synthetic features (``synthetic.py``) over these
+``tools/data/make_synthetic_data.py --shape invented`` lays the synthetic features (``synthetic.py``) over these
 records. Every class is the main class of the same number of videos in each subset, so a 75/25 split of 24
 classes (18 seen, 6 unseen) always has training and test videos for each class; instances are a mix of short
 (seconds) and long (tens of seconds) ones, never overlapping within a video.
@@ -13,6 +13,7 @@ from typing import Sequence
 import numpy as np
 
 from .annotations import Instance, VideoRecord
+from .splits import write_split_files
 
 INVENTED_CLASSES = (
     'juggling torches', 'folding a kite', 'stacking stones', 'rowing a canoe', 'sharpening a blade',
@@ -73,12 +74,8 @@ def write_invented_splits(root: str, dataset: str, classes: Sequence[str], seed:
     """Random ``ratio``/``100 - ratio`` class splits in the published file layout; returns the splits root."""
     classes = sorted(classes)
     n_train = round(len(classes) * ratio / 100)
-    folder = Path(root) / f'train_{ratio}_test_{100 - ratio}' / dataset
     for index in range(num_splits):
         order = np.random.default_rng([seed, 11, index]).permutation(len(classes))
-        parts = {'train': sorted(classes[i] for i in order[:n_train]),
-                 'test': sorted(classes[i] for i in order[n_train:])}
-        for part, names in parts.items():
-            (folder / part).mkdir(parents=True, exist_ok=True)
-            (folder / part / f'split_{index}.list').write_text('\n'.join(names) + '\n')
+        write_split_files(root, dataset, ratio, index, sorted(classes[i] for i in order[:n_train]),
+                          sorted(classes[i] for i in order[n_train:]))
     return Path(root)

@@ -1,4 +1,5 @@
-"""Writing a synthetic dataset to disk: annotation JSON, per-video ``.npy`` and an HDF5 CLIP stream.
+"""Writing a synthetic dataset to disk: annotation JSON, per-video ``.npy`` and an HDF5 CLIP stream, through
+:mod:`.dataset_writer` (the files are those of any zeetad dataset; only the content is synthetic).
 
 Every file is written to a temporary name and renamed into place; ``meta.json`` is written last and marks
 the dataset complete, so an interrupted run is redone and a complete one is reused.
@@ -11,9 +12,10 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from zeetad.utils.atomic_io import atomic_path, atomic_write_json
+from zeetad.utils.atomic_io import atomic_write_json
 
 from .annotations import VideoRecord, load_annotations
+from .dataset_writer import open_hdf5_writer, save_npy, write_annotation_file
 from .synthetic import SyntheticConfig, SyntheticWorld
 from .timebase import make_timebase
 
@@ -26,7 +28,6 @@ def write_synthetic_dataset(records: Sequence[VideoRecord], out_dir: str, cfg: S
     Feature files and HDF5 datasets are named ``<feature_prefix><video_id>`` (ActivityNet: ``v_``, as in the
     released TSP features, while the annotation file's ids have no prefix).
     """
-    import h5py
     out = Path(out_dir)
     (out / 'features' / 'loc').mkdir(parents=True, exist_ok=True)
     class_names = sorted({i.label for r in records for i in r.instances})
@@ -37,21 +38,16 @@ def write_synthetic_dataset(records: Sequence[VideoRecord], out_dir: str, cfg: S
     if progress:
         from tqdm import tqdm
         iterator = tqdm(records, desc='synthetic videos', unit='video')
-    with atomic_path(str(out / 'features' / 'clip.h5')) as clip_tmp, h5py.File(clip_tmp, 'w') as h5:
-        h5.attrs.update(sample_fps=cfg.clip_fps, offset_s=0.0, model=text_encoder_desc.get('model_name', ''),
-                        pretrained=str(text_encoder_desc.get('pretrained', '')), normalized=True, synthetic=True)
+    clip_attrs = dict(sample_fps=cfg.clip_fps, offset_s=0.0, model=text_encoder_desc.get('model_name', ''),
+                      pretrained=str(text_encoder_desc.get('pretrained', '')), normalized=True, synthetic=True)
+    with open_hdf5_writer(str(out / 'features' / 'clip.h5'), clip_attrs) as h5:
         for rec in iterator:
             rng = world.video_rng(rec.video_id)
             tb = make_timebase(loc_tb_cfg, rec.fps, 'synthetic loc timebase')
             loc = world.localisation_features(rec, tb, rng)
-            path = out / 'features' / 'loc' / f'{feature_prefix}{rec.video_id}.npy'
-            with atomic_path(str(path)) as tmp, open(tmp, 'wb') as f:
-                np.save(f, loc)
+            save_npy(str(out / 'features' / 'loc' / f'{feature_prefix}{rec.video_id}.npy'), loc)
             h5.create_dataset(feature_prefix + rec.video_id, data=world.clip_features(rec, rng))
-    database = {r.video_id: {'subset': r.subset, 'duration': r.duration, 'fps': r.fps,
-                             'annotations': [{'label': i.label, 'segment': [i.start, i.end]} for i in r.instances]}
-                for r in records}
-    atomic_write_json(str(out / 'annotations.json'), {'version': 'zeetad-synthetic', 'database': database})
+    write_annotation_file(str(out / 'annotations.json'), records, 'zeetad-synthetic', indent=1)
     meta = {'config': cfg.to_dict(), 'text_encoder': text_encoder_desc, 'classes': class_names,
             'num_videos': len(records), 'feature_prefix': feature_prefix, 'clip_dim': int(text_emb.shape[1]),
             'num_instances': sum(len(r.instances) for r in records)}

@@ -155,7 +155,7 @@ class _Checker:
         """
         import numpy as np
 
-        from zeetad.evaluation.soft_nms import batched_soft_nms
+        from zeetad.evaluation.soft_nms import SoftNMSParams
         try:
             metric = zr.METRICS.build(dict(cfg))
         except Exception as exc:  # noqa: BLE001 - reported with its key instead of a traceback
@@ -164,7 +164,7 @@ class _Checker:
         nms = getattr(metric, 'nms', None)
         if not isinstance(nms, dict):
             return
-        keys = accepted_keys(batched_soft_nms) - {'segments', 'scores', 'labels', 'groups'}
+        keys = accepted_keys(SoftNMSParams)
         unknown = [k for k in nms if k not in keys]
         for key in unknown:
             self.error(f'{path}.nms', f"unknown key '{key}'{_close(key, keys)}; expected one of {sorted(keys)}")

@@ -13,7 +13,7 @@ _EXPORTS = {
     '.postprocess': ('merge_video_detections', 'merge_window_detections', 'official_predictions',
                      'to_official_results'),
     '.report': ('format_table', 'save_result_files'),
-    '.soft_nms': ('batched_soft_nms', 'soft_nms_per_video'),
+    '.soft_nms': ('SoftNMSParams', 'batched_soft_nms', 'soft_nms_per_video'),
     '.tad_metric': ('TADMetric',),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

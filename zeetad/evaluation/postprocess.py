@@ -41,7 +41,7 @@ def merge_window_detections(
             ``scores (K,)`` and ``labels (K,)`` int (numpy or torch), and
             optionally ``label_names`` (label ``k`` means ``label_names[k]``).
         video_id: named in errors.
-        nms_cfg: keyword arguments of :func:`batched_soft_nms`; ``None`` or
+        nms_cfg: Soft-NMS options (fields of :class:`.soft_nms.SoftNMSParams`); ``None`` or
             ``{}`` for its defaults. ``dict(method=None)`` skips NMS.
         pre_nms_topk: candidates kept before NMS (``None``: all).
         min_duration: segments must be strictly longer (seconds), after

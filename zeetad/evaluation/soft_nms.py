@@ -19,6 +19,7 @@ merged by descending score (lowest index first on ties) and cut.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 import torch
@@ -77,7 +78,12 @@ def _score_voting(kept: Tensor, kept_group: Tensor, cand_seg: Tensor, cand_score
     return torch.where(den > 0, refined, kept)
 
 
-_DOC_ARGS = """
+@dataclass(frozen=True)
+class SoftNMSParams:
+    """The options of both Soft-NMS entry points (``**params`` of :func:`batched_soft_nms` and
+    :func:`soft_nms_per_video`; a metric's ``nms`` dict).
+
+    Attributes:
         method: ``'gaussian'``, ``'linear'`` or ``'hard'``.
         sigma: gaussian decay width.
         iou_threshold: overlap above which linear/hard decay applies.
@@ -88,23 +94,23 @@ _DOC_ARGS = """
         voting_thresh: if > 0, refine each kept segment by score voting: the
             mean of the candidates (original scores ``>= min_score``, of its
             class when multiclass) whose tIoU with it is ``>= voting_thresh``,
-            weighted by ``score * tIoU``; scores are unchanged."""
+            weighted by ``score * tIoU``; scores are unchanged.
+    """
+    method: str = 'gaussian'
+    sigma: float = 0.5
+    iou_threshold: float = 0.1
+    min_score: float = 0.001
+    max_seg_num: int = 200
+    multiclass: bool = True
+    voting_thresh: float = 0.0
+
+    def __post_init__(self):
+        if self.method not in _METHODS:
+            raise ValueError(f"method must be one of {_METHODS}, got {self.method!r}")
 
 
-def batched_soft_nms(
-    segments: Tensor,
-    scores: Tensor,
-    labels: Tensor,
-    *,
-    method: str = 'gaussian',
-    sigma: float = 0.5,
-    iou_threshold: float = 0.1,
-    min_score: float = 0.001,
-    max_seg_num: int = 200,
-    multiclass: bool = True,
-    voting_thresh: float = 0.0,
-    groups: Optional[Tensor] = None,
-) -> tuple[Tensor, Tensor, Tensor]:
+def batched_soft_nms(segments: Tensor, scores: Tensor, labels: Tensor, *, groups: Optional[Tensor] = None,
+                     **params) -> tuple[Tensor, Tensor, Tensor]:
     """Soft-NMS of one video's candidates, all classes in parallel.
 
     Args:
@@ -115,40 +121,28 @@ def batched_soft_nms(
             a curve index) so that they never interact; ``max_seg_num`` then
             still caps the total, not each group (for a cap per video use
             :func:`soft_nms_per_video`).
-    """ + _DOC_ARGS + """
+        params: the fields of :class:`SoftNMSParams` (``method``, ``sigma``, ...).
 
     Returns:
         ``(segments (K, 2), scores (K,), labels (K,))`` sorted by descending
         score, on the input device.
     """
+    p = SoftNMSParams(**params)
     segments, scores, labels = _as_inputs(segments, scores, labels)
-    key = _class_key(labels, multiclass)
+    key = _class_key(labels, p.multiclass)
     if groups is not None:
         key = groups.reshape(-1).long() * (int(key.max()) + 1 if len(key) else 1) + key
-    cfg = dict(method=method, sigma=sigma, iou_threshold=iou_threshold, min_score=min_score, max_seg_num=max_seg_num)
     with one_cpu_thread(segments.device):
-        pos, score, _ = _soft_nms(segments, scores, key, None, cfg)
+        pos, score, _ = _soft_nms(segments, scores, key, None, p)
         seg = segments[pos]
-        if voting_thresh > 0:
-            keep = scores >= min_score
-            seg = _score_voting(seg, key[pos], segments[keep], scores[keep], key[keep], voting_thresh)
+        if p.voting_thresh > 0:
+            keep = scores >= p.min_score
+            seg = _score_voting(seg, key[pos], segments[keep], scores[keep], key[keep], p.voting_thresh)
     return seg, score, labels[pos]
 
 
-def soft_nms_per_video(
-    segments: Tensor,
-    scores: Tensor,
-    labels: Tensor,
-    videos: Tensor,
-    *,
-    method: str = 'gaussian',
-    sigma: float = 0.5,
-    iou_threshold: float = 0.1,
-    min_score: float = 0.001,
-    max_seg_num: int = 200,
-    multiclass: bool = True,
-    voting_thresh: float = 0.0,
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def soft_nms_per_video(segments: Tensor, scores: Tensor, labels: Tensor, videos: Tensor,
+                       **params) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Soft-NMS of many videos in one lock-step loop; each video's result
     equals :func:`batched_soft_nms` on that video alone.
 
@@ -158,22 +152,22 @@ def soft_nms_per_video(
     Args:
         segments: ``(N, 2)`` float; scores: ``(N,)``; labels: ``(N,)`` int.
         videos: ``(N,)`` int video index of each candidate (any order).
-    """ + _DOC_ARGS + """
+        params: the fields of :class:`SoftNMSParams` (``method``, ``sigma``, ...).
 
     Returns:
         ``(segments (K, 2), scores (K,), labels (K,), videos (K,))`` by video
         index, then descending score (lowest input index first on ties).
     """
+    p = SoftNMSParams(**params)
     segments, scores, labels = _as_inputs(segments, scores, labels)
     videos = videos.reshape(-1).long()
-    key = _class_key(labels, multiclass)
+    key = _class_key(labels, p.multiclass)
     key = videos * (int(key.max()) + 1 if len(key) else 1) + key
-    cfg = dict(method=method, sigma=sigma, iou_threshold=iou_threshold, min_score=min_score, max_seg_num=max_seg_num)
     with one_cpu_thread(segments.device):
-        pos, score, _ = _soft_nms(segments, scores, key, videos, cfg)
+        pos, score, _ = _soft_nms(segments, scores, key, videos, p)
         seg, vid = segments[pos], videos[pos]
-        if voting_thresh > 0 and len(pos):
-            keep = scores >= min_score
+        if p.voting_thresh > 0 and len(pos):
+            keep = scores >= p.min_score
             c_seg, c_score, c_key, c_vid = segments[keep], scores[keep], key[keep], videos[keep]
             # One video at a time: the (K, N) tIoU matrix of all videos at once would be huge.
             bounds = torch.searchsorted(vid, torch.unique_consecutive(vid)).tolist() + [len(vid)]
@@ -181,7 +175,7 @@ def soft_nms_per_video(
             for a, b in zip(bounds[:-1], bounds[1:]):
                 mine = c_vid == vid[a]
                 parts.append(_score_voting(seg[a:b], key[pos[a:b]], c_seg[mine], c_score[mine], c_key[mine],
-                                           voting_thresh))
+                                           p.voting_thresh))
             seg = torch.cat(parts)
     return seg, score, labels[pos], vid
 
@@ -202,7 +196,7 @@ def _class_key(labels: Tensor, multiclass: bool) -> Tensor:
 
 
 def _soft_nms(segments: Tensor, scores: Tensor, key: Tensor, cap: Optional[Tensor],
-              cfg: dict) -> tuple[Tensor, Tensor, Optional[Tensor]]:
+              params: SoftNMSParams) -> tuple[Tensor, Tensor, Optional[Tensor]]:
     """Soft-NMS within each ``key`` group, at most ``max_seg_num`` kept per
     ``cap`` value (``None``: in total).
 
@@ -210,8 +204,7 @@ def _soft_nms(segments: Tensor, scores: Tensor, key: Tensor, cap: Optional[Tenso
         ``(pos (K,), score (K,), cap (K,) or None)``: kept positions in the
         inputs and their scores, by cap, then descending score, then position.
     """
-    if cfg['method'] not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {cfg['method']!r}")
+    cfg = asdict(params)  # the kernel takes the options as a dict
     max_seg_num = cfg['max_seg_num']
     keep = scores >= cfg['min_score']
     cand = None if bool(keep.all()) else torch.nonzero(keep).flatten()

@@ -36,7 +36,7 @@ class TADMetric(BaseMetric):
 
     Args:
         tiou_thresholds: tIoU thresholds.
-        nms: keyword arguments of :func:`batched_soft_nms`.
+        nms: Soft-NMS options, the fields of :class:`~zeetad.evaluation.soft_nms.SoftNMSParams`.
         pre_nms_topk: candidates per video kept before NMS.
         max_per_video: detections per video kept after NMS.
         min_duration: segments must be longer than this (seconds).

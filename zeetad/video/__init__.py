@@ -3,12 +3,13 @@
 ``av`` and ``open_clip`` are imported only when a video is opened or a model built.
 """
 from .clip_image import ClipImageEncoder, FramePreprocessor, normalize_frames
-from .decode import VideoDecodeError, VideoInfo, iter_frames, probe_video, sample_count
+from .decode import iter_frames, sample_count
 from .extract import extract_features, run_attributes
 from .feature_file import FeatureFileMismatch, FeatureFileWriter, complete_ids
 from .feature_shards import find_shards, merge_feature_files, shard_path
 from .frame_loader import VideoFrameChunks, make_frame_loader
 from .launch import dist_env, merge_shards, resolve_device, run_extraction
+from .probe import VideoDecodeError, VideoInfo, probe_video
 from .report import ExtractReport, format_summary
 from .sources import VideoSource, list_videos, shard_videos, video_id_of
 

@@ -1,7 +1,7 @@
-"""Video decoding with PyAV: probing and frames sampled on an exact time grid.
+"""Video decoding with PyAV: frames sampled on an exact time grid (probing: :mod:`.probe`).
 
 This is the one decoding module of zeetad: the CLIP feature extractor
-(``tools/extract_clip_features.py``) and ZEAL's LVLM stage (frames at 1 fps)
+(``tools/data/extract_clip_features.py``) and ZEAL's LVLM stage (frames at 1 fps)
 both read videos through :func:`iter_frames`.
 
 Sampling rule. Timestamps are ``k / fps`` seconds (``k = 0, 1, ...``) measured
@@ -22,146 +22,14 @@ and if that keyframe is already late the video is decoded from the start.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
+from .probe import VideoDecodeError, import_av, open_container, stream_origin, stream_rate
 
-class VideoDecodeError(RuntimeError):
-    """A video that cannot be opened or decoded: ``path`` and a human-readable ``reason``."""
-
-    def __init__(self, path: str, reason: str):
-        super().__init__(f'{path}: {reason}')
-        self.path, self.reason = str(path), str(reason)
-
-    def __reduce__(self):
-        # Exceptions pickle through ``self.args`` (the message): rebuild from the fields instead, so the
-        # error survives the trip from a decoding worker process.
-        return (type(self), (self.path, self.reason))
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """Container metadata of a video's first video stream.
-
-    ``num_frames`` is ``None`` when the container does not store a frame count;
-    ``duration_s`` then comes from the container or, failing that, from the
-    packets' timestamps (no decoding).
-    """
-    duration_s: float
-    fps: float
-    num_frames: Optional[int]
-    width: int
-    height: int
-    header_duration_s: Optional[float] = None  # set when the frames end well before the container says
-
-
-def _av():
-    try:
-        import av
-    except ImportError as e:  # pragma: no cover - depends on the environment
-        raise ImportError('video decoding needs PyAV: pip install av') from e
-    return av
-
-
-def _open(path: str):
-    av = _av()
-    try:
-        container = av.open(str(path), metadata_errors='ignore')
-    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as e:
-        raise VideoDecodeError(path, f'cannot open: {e}') from None
-    if not container.streams.video:
-        container.close()
-        raise VideoDecodeError(path, 'no video stream')
-    return container
-
-
-def _stream_rate(stream) -> Optional[Fraction]:
-    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
-        if rate is not None and rate > 0:
-            return Fraction(rate)
-    return None
-
-
-def _origin(stream) -> Optional[Fraction]:
-    if stream.start_time is None or stream.time_base is None:
-        return None
-    return stream.start_time * Fraction(stream.time_base)
-
-
-def probe_video(path: str, check_end: bool = False) -> VideoInfo:
-    """Read a video's metadata without decoding frames.
-
-    Args:
-        check_end: also demux every packet (reads the whole file, decodes nothing) to find where the frames
-            really end. A truncated file keeps the header of the whole video (Matroska: 20 s, with frames
-            to 9.6 s); when the packets end more than two frames or 1 % before the header's duration, this
-            warns with both and returns the packets' duration (the header's in ``header_duration_s``).
-
-    Raises:
-        VideoDecodeError: unreadable file, no video stream, or no usable timing.
-    """
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        rate = _stream_rate(stream)
-        num_frames = int(stream.frames) if stream.frames else None
-        duration = None
-        if stream.duration is not None and stream.time_base is not None:
-            duration = float(stream.duration * stream.time_base)
-        elif container.duration is not None:
-            duration = container.duration / 1_000_000  # AV_TIME_BASE
-        if duration is None or duration <= 0:
-            duration = _duration_from_packets(container, stream, rate)
-        if rate is None:
-            if not num_frames or not duration:
-                raise VideoDecodeError(path, 'no frame rate in the container')
-            rate = Fraction(num_frames) / Fraction(duration)
-        ctx = stream.codec_context
-        info = VideoInfo(duration_s=float(duration), fps=float(rate), num_frames=num_frames,
-                         width=int(ctx.width), height=int(ctx.height))
-    finally:
-        container.close()
-    return _check_end(path, info) if check_end else info
-
-
-def _check_end(path: str, info: VideoInfo) -> VideoInfo:
-    """``info`` with the duration of the frames actually present when the header promises more (warns)."""
-    import dataclasses
-    import warnings
-    container = _open(path)
-    try:
-        stream = container.streams.video[0]
-        found = _duration_from_packets(container, stream, _stream_rate(stream))
-    finally:
-        container.close()
-    if 0 < found < info.duration_s - max(2.0 / info.fps, 0.01 * info.duration_s):
-        warnings.warn(f'{path}: the header says {info.duration_s:.2f} s but the frames end at {found:.2f} s '
-                      f'(truncated file?); using {found:.2f} s', stacklevel=3)
-        return dataclasses.replace(info, duration_s=found, header_duration_s=info.duration_s)
-    return info
-
-
-def _duration_from_packets(container, stream, rate: Optional[Fraction]) -> float:
-    """End of the last packet relative to the stream start (demuxing only)."""
-    av = _av()
-    first = last = None
-    try:
-        for packet in container.demux(stream):
-            if packet.pts is None:
-                continue
-            step = packet.duration or (1 / (rate * stream.time_base) if rate else 0)
-            start, end = packet.pts, packet.pts + step
-            first = start if first is None else min(first, start)
-            last = end if last is None else max(last, end)
-    except av.error.FFmpegError:
-        pass
-    if first is None:
-        return 0.0
-    origin = stream.start_time if stream.start_time is not None else first
-    return float((last - origin) * stream.time_base)
+__all__ = ['iter_frames', 'sample_count']
 
 
 def _frame_time(frame, index: int, rate: Optional[Fraction]) -> Optional[Fraction]:
@@ -215,11 +83,11 @@ def iter_frames(path: str, fps: float, start_s: float = 0.0, end_s: Optional[flo
         raise ValueError(f'fps must be a positive number, got {fps}')
     if start_s < 0 or (end_s is not None and end_s < start_s):
         raise ValueError(f'need 0 <= start_s <= end_s, got start_s={start_s}, end_s={end_s}')
-    av = _av()
-    container = _open(path)
+    av = import_av()
+    container = open_container(path)
     try:
         stream = _prepare(container, threads)
-        rate = _stream_rate(stream)
+        rate = stream_rate(stream)
         tick = Fraction(stream.time_base) if stream.time_base is not None else Fraction(1, 1000)
         # Containers round times to their tick (Matroska: 1 ms), so a frame meant for k/fps may be stored
         # up to half a tick early; a 1 ms cap keeps coarse ticks (AVI: one frame) from shifting choices.
@@ -227,7 +95,7 @@ def iter_frames(path: str, fps: float, start_s: float = 0.0, end_s: Optional[flo
         step = Fraction(fps).limit_denominator(10 ** 6)
         k = math.ceil(Fraction(start_s).limit_denominator(10 ** 9) * step - Fraction(1, 10 ** 9))
         end = None if end_s is None else Fraction(end_s).limit_denominator(10 ** 9)
-        origin = _origin(stream)
+        origin = stream_origin(stream)
         if start_s > 0 and origin is not None and stream.time_base is not None:
             target = origin + Fraction(k) / step
             container.seek(int(target / Fraction(stream.time_base)), stream=stream, backward=True)
@@ -237,7 +105,7 @@ def iter_frames(path: str, fps: float, start_s: float = 0.0, end_s: Optional[flo
             except _SeekMissed:
                 # Decode from the start instead, on a fresh demuxer (seeking back is as unreliable).
                 container.close()
-                container = _open(path)
+                container = open_container(path)
                 stream = _prepare(container, threads)
         yield from _sample(container, stream, path, k, step, end, origin, rate, tol, seeked=False)
     except av.error.FFmpegError as e:

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .decode import VideoDecodeError, iter_frames, probe_video
+from .decode import iter_frames
+from .probe import VideoDecodeError, probe_video
 from .sources import VideoSource
 
 Chunk = Dict[str, object]

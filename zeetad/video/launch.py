@@ -114,7 +114,7 @@ def run_extraction(source: str, out_path: str, *, model_name: Optional[str] = 'V
         report, merge_result = _finish_group(report, out_path, merge, keep_shards, overwrite, env)
     elif env.world_size > 1:
         logger.warning('rank %d wrote %s; when every rank is done, merge with: '
-                       'python tools/extract_clip_features.py --merge %s', env.rank, target, out_path)
+                       'python tools/data/extract_clip_features.py --merge %s', env.rank, target, out_path)
     return report, env, merge_result
 
 

@@ -46,8 +46,8 @@ class ConfidenceStore(LazyH5File):
         if mode not in ('r', 'a'):
             raise ValueError(f'mode must be "r" or "a", got {mode!r}')
         if mode == 'r' and not os.path.isfile(path):
-            raise FileNotFoundError(f'LVLM confidence file not found: {path} (write it with tools/zeal_lvlm.py, '
-                                    'or tools/zeal_synthetic_confidences.py for synthetic data)')
+            raise FileNotFoundError(f'LVLM confidence file not found: {path} (write it with tools/zeal/zeal_lvlm.py, '
+                                    'or tools/zeal/zeal_synthetic_confidences.py for synthetic data)')
         self.path, self.mode = path, mode
 
     def _open(self):

@@ -131,7 +131,7 @@ def extract_json(text: str) -> Any:
 def load_queries(path: str, classes: Optional[Sequence[str]] = None) -> dict[str, ActionQueries]:
     """Read and validate a queries file; every problem is reported at once (:class:`QueryValidationError`)."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f'queries file not found: {path} (write it with tools/zeal_queries.py)')
+        raise FileNotFoundError(f'queries file not found: {path} (write it with tools/zeal/zeal_queries.py)')
     try:
         with open(path, encoding='utf-8') as f:
             obj = json.load(f)

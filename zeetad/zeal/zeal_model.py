@@ -195,7 +195,7 @@ class ZEAL(BaseModel):
         absent = [classes[k] for k in kept if classes[k] not in column]
         if absent:
             self._missing(f'video {vid!r}: kept class(es) {absent} have no LVLM confidences (cached: '
-                          f'{list(conf.classes)}); rerun tools/zeal_lvlm.py with this config')
+                          f'{list(conf.classes)}); rerun tools/zeal/zeal_lvlm.py with this config')
             kept = [k for k in kept if classes[k] in column]
         if kept:
             act = clip_actionness(feats, text[kept]).numpy()

@@ -1,4 +1,4 @@
-# Synthetic features over the real THUMOS14 annotations (tools/make_synthetic_data.py): 128-d snippet features
+# Synthetic features over the real THUMOS14 annotations (tools/data/make_synthetic_data.py): 128-d snippet features
 # on I3D's grid (16-frame windows every 4 frames) and 256-d tiny-CLIP frame features at 2 fps.
 _base_ = ['./thumos14_i3d_clip.py']
 data_root = 'data/synthetic_thumos14'

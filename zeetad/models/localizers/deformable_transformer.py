@@ -166,7 +166,7 @@ class DeformableTransformer1D(nn.Module):
             dict with ``memory (B, S, C)`` (zero where padded), ``memory_mask (B, S)``,
             ``spatial_shapes (L,)``, ``level_start_index (L,)``, ``valid_ratios (B, L)``,
             ``hidden_states (M, B, Q, C)``, ``segments (M, B, Q, 2)`` (centre, width in
-            ``[0, 1]`` of the valid length), ``init_reference (B, Q, 2)``.
+            ``[0, 1]`` of the valid length).
         """
         feats = list(feats)
         if len(feats) != self.num_levels:
@@ -195,7 +195,6 @@ class DeformableTransformer1D(nn.Module):
         query_pos = query_pos[None].expand(B, -1, -1)
         tgt = tgt[None].expand(B, -1, -1)
         reference = self.reference_head(query_pos).sigmoid()  # (B, Q, 2)
-        init_reference = reference
         hidden_states: List[Tensor] = []
         segments: List[Tensor] = []
         for layer, head in zip(self.decoder, self.segment_heads):
@@ -209,5 +208,4 @@ class DeformableTransformer1D(nn.Module):
             reference = segment.detach()
         return dict(memory=memory, memory_mask=mask, spatial_shapes=spatial_shapes,
                     level_start_index=level_start_index, valid_ratios=ratios,
-                    hidden_states=torch.stack(hidden_states), segments=torch.stack(segments),
-                    init_reference=init_reference)
+                    hidden_states=torch.stack(hidden_states), segments=torch.stack(segments))

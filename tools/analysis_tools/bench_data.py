@@ -1,12 +1,12 @@
 """A THUMOS14-scale feature dataset on disk (npy and HDF5, float32/float16) and a timed training loader over it.
 
-Used by ``tools/benchmark_data.py``. Videos get ``length`` I3D-grid snippets (16-frame windows every 4 frames
+Used by ``benchmark_data.py``. Videos get ``length`` I3D-grid snippets (16-frame windows every 4 frames
 at 30 fps) and a CLIP stream at 1 fps; annotations use the THUMOS14 class names so the real zero-shot split
 files apply.
 """
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -46,28 +46,30 @@ def write_feature_dataset(root: str, classes: Sequence[str], num_videos: int = 2
     training windows keep a target. HDF5 datasets are contiguous and uncompressed (the common layout).
     Returns a description with paths and the distinct bytes written per (format, dtype).
     """
-    import h5py
+    from zeetad.datasets.annotations import Instance, VideoRecord
+    from zeetad.datasets.dataset_writer import open_hdf5_writer, save_npy, write_annotation_file
     out = Path(root)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     duration = _duration_for(length)
     clip_len = int(np.floor(duration)) + 1
     total = max(num_videos, annotated_videos or 0)
-    database, video_ids = {}, [f'video_validation_{i:07d}' for i in range(total)]
+    records, video_ids = [], [f'video_validation_{i:07d}' for i in range(total)]
     for vid in video_ids:
-        anns, t = [], float(rng.uniform(0, 10))
+        instances, t = [], float(rng.uniform(0, 10))
         while t + 8 < duration:
             seg_len = float(rng.uniform(3, 8))
-            anns.append({'label': classes[int(rng.integers(len(classes)))], 'segment': [round(t, 2),
-                                                                                         round(t + seg_len, 2)]})
+            instances.append(Instance(classes[int(rng.integers(len(classes)))], round(t, 2), round(t + seg_len, 2)))
             t += seg_len + float(rng.uniform(5, 12))
-        database[vid] = dict(subset='Validation', duration=duration, fps=I3D_GRID['fps'], annotations=anns)
+        records.append(VideoRecord(vid, 'Validation', duration, I3D_GRID['fps'], instances))
     ann_file = out / 'annotations.json'
-    ann_file.write_text(json.dumps({'version': 'benchmark', 'database': database}))
+    write_annotation_file(str(ann_file), records, 'benchmark')
 
-    h5_files = {dt: h5py.File(out / f'loc_{dt}.h5', 'w') for dt in dtypes if 'hdf5' in formats}
     written = {}
-    with h5py.File(out / 'clip.h5', 'w') as clip_h5:
+    with contextlib.ExitStack() as stack:
+        h5_files = {dt: stack.enter_context(open_hdf5_writer(str(out / f'loc_{dt}.h5')))
+                    for dt in dtypes if 'hdf5' in formats}
+        clip_h5 = stack.enter_context(open_hdf5_writer(str(out / 'clip.h5')))
         for k, vid in enumerate(video_ids):
             if k >= num_videos:
                 source = video_ids[k % num_videos]
@@ -82,16 +84,13 @@ def write_feature_dataset(root: str, classes: Sequence[str], num_videos: int = 2
             for dt in dtypes:
                 arr = feats.astype(dt, copy=False)
                 if 'npy' in formats:
-                    (out / f'loc_{dt}').mkdir(exist_ok=True)
-                    np.save(out / f'loc_{dt}' / f'{vid}.npy', arr)
+                    save_npy(str(out / f'loc_{dt}' / f'{vid}.npy'), arr)
                 if 'hdf5' in formats:
                     h5_files[dt].create_dataset(vid, data=arr)
                 for fmt in formats:
                     written[(fmt, dt)] = written.get((fmt, dt), 0) + arr.nbytes
             clip = rng.standard_normal((clip_len, clip_dim), dtype=np.float32)
             clip_h5.create_dataset(vid, data=clip / np.linalg.norm(clip, axis=1, keepdims=True))
-    for f in h5_files.values():
-        f.close()
     return dict(root=str(out), ann_file=str(ann_file), num_videos=num_videos, annotated_videos=total,
                 length=length, loc_dim=loc_dim,
                 clip_dim=clip_dim, duration=duration, bytes=written)

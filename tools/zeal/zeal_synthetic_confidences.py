@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Stand-in for ZEAL's LVLM stage on synthetic data: confidences drawn from the ground truth.
 
-    python tools/zeal_synthetic_confidences.py configs/zeal/zeal_synthetic_thumos14.py [--noise 0.3] [--out F]
+    python tools/zeal/zeal_synthetic_confidences.py configs/zeal/zeal_synthetic_thumos14.py [--noise 0.3] [--out F]
 
 For every test video of the config's dataset, writes start/end P(yes) curves for all scored classes
 (Gaussian bumps at each instance's start/end plus relative noise ``--noise``; see
@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def parse_args(argv=None):

@@ -1,14 +1,14 @@
 """Where the time of whole-test-set inference goes: model parts, whole videos vs windows, post-processing.
 
-    python tools/profile_inference.py [--threads 2] [--batch-size 32] [--batches 2] [--json OUT]
-    python tools/profile_inference.py --quick          # smoke-test sizes (tiny text tower)
+    python tools/analysis_tools/profile_inference.py [--threads 2] [--batch-size 32] [--batches 2] [--json OUT]
+    python tools/analysis_tools/profile_inference.py --quick          # smoke-test sizes (tiny text tower)
 
 THUMOS14 test set shapes (212 videos of data/thumos14/annotations/thumos14.json on the I3D grid, windows of
 128, overlap 0.25: 3,528 windows) with random features and a CLIP text tower of the configured architecture
-with random weights (as tools/benchmark_model.py). Measured in one run: the predict path's windows/s and a
+with random weights (as benchmark_model.py). Measured in one run: the predict path's windows/s and a
 ``torch.profiler`` breakdown of one batch by model part; one whole video of ``--long-length`` snippets against
 its overlapping windows; ``merge_video_detections`` (batched, as ``TADMetric``) against one merge call per
-video on fake window detections of every test video. Data loading is not included (``tools/benchmark_data.py``).
+video on fake window detections of every test video. Data loading is not included (``benchmark_data.py``).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault('KINETO_LOG_LEVEL', '5')
 
@@ -29,11 +29,11 @@ import torch  # noqa: E402
 
 from zeetad.datasets.windows import enumerate_windows  # noqa: E402
 from zeetad.evaluation.postprocess import merge_video_detections  # noqa: E402
-from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, load_config, model_cfg_for_benchmark,  # noqa: E402
+from tools.analysis_tools.bench_model import (THUMOS14_CONFIG, build_model, load_config, model_cfg_for_benchmark,  # noqa: E402
                                       split_classes, synthetic_windows, video_windows)
-from zeetad.utils.benchmark import format_table, set_threads  # noqa: E402
-from zeetad.utils.model_report import _PARTS, _fake_window_detections, zeetad_range_hooks  # noqa: E402
-from zeetad.utils.profile_ranges import profile_parts  # noqa: E402
+from tools.analysis_tools.benchmark import format_table, set_threads  # noqa: E402
+from tools.analysis_tools.model_report import _PARTS, _fake_window_detections, zeetad_range_hooks  # noqa: E402
+from tools.analysis_tools.profile_ranges import profile_parts  # noqa: E402
 
 
 def parse_args(argv=None):

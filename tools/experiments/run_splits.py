@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Train and test a config on several published zero-shot splits; print mean ± std mAP per tIoU.
 
-    python tools/run_splits.py CONFIG --ratios 75 50 --indices 0 1 2 3 4 5 6 7 8 9 [--seeds 0 1 2]
+    python tools/experiments/run_splits.py CONFIG --ratios 75 50 --indices 0 1 2 3 4 5 6 7 8 9 [--seeds 0 1 2]
                                [--work-dir D] [--cfg-options ...]
-    python tools/run_splits.py CONFIG --ratios 75 50 --indices 0 --columns 0.5 0.75 0.95 avg   # chosen columns
+    python tools/experiments/run_splits.py CONFIG --ratios 75 50 --indices 0 --columns 0.5 0.75 0.95 avg  # chosen columns
 
 Each split and seed runs in ``<work-dir>/r<ratio>_s<index>`` (seed 0) or ``.../r<ratio>_s<index>_seed<n>`` and is
 skipped when already complete, so an interrupted sweep continues where it stopped. The summary rows are the mean
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Optional, Sequence
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def run_splits(config: str, ratios: list, indices: list, root: str, options: Optional[dict] = None,

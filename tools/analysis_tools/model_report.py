@@ -1,4 +1,4 @@
-"""Sections of ``tools/benchmark_model.py`` that need the built ZEETAD model: the per-part breakdown,
+"""Sections of ``tools/analysis_tools/benchmark_model.py`` that need the built ZEETAD model: the per-part breakdown,
 deformable attention against the naive loop, and inference throughput on THUMOS14-test-shaped input.
 
 Each section prints a Markdown table and stores its numbers in the ``out`` dict.

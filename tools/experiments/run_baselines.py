@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """ZEETAD against its baselines on the same unseen classes, fixed budget and seeds (the README's ablation table).
 
-    python tools/run_baselines.py [--config CFG] [--ratios 75 50] [--index 0] [--seeds 0 1 2]
+    python tools/experiments/run_baselines.py [--config CFG] [--ratios 75 50] [--index 0] [--seeds 0 1 2]
                                   [--work-dir work_dirs/baselines] [--cfg-options k=v ...]
                                   [--test-options k=v ...] [--report NAME]
 
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 VARIANTS = {
     'zeetad': ({}, {}),

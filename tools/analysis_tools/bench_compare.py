@@ -2,7 +2,7 @@
 
 Rows: the shipped configuration, ZEETAD configured like TadTR (no CLIP stream, no actionness head, no text
 adapters so the class embeddings are cached), and TadTR itself when a checkout is given (see
-:mod:`zeetad.utils.bench_tadtr`). Every repetition runs each model once in turn, so machine load drifts
+:mod:`tools.analysis_tools.bench_tadtr`). Every repetition runs each model once in turn, so machine load drifts
 hit all rows alike; ratios are medians over the repetitions of the per-repetition ratio to TadTR, for wall
 time and for process CPU time (the steadier of the two on a shared machine).
 """

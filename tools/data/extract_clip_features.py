@@ -1,16 +1,16 @@
 #!/usr/bin/env python
-"""``zeetad extract``, mmdetection style: ``python tools/extract_clip_features.py ARGS``
+"""``zeetad extract``, mmdetection style: ``python tools/data/extract_clip_features.py ARGS``
 (the job lives in zeetad/cli/extract.py).
 
 Extract CLIP frame features from a folder (or list) of videos into one HDF5 file.
-Options: ``python tools/extract_clip_features.py -h``.
+Options: ``python tools/data/extract_clip_features.py -h``.
 """
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # a source checkout without pip install
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # a source checkout without pip install
 
 from zeetad.cli.extract import cli, main, parse_args  # noqa: E402,F401  (tests import main / parse_args)
 
 if __name__ == '__main__':
-    sys.exit(cli(prog='tools/extract_clip_features.py'))
+    sys.exit(cli(prog='tools/data/extract_clip_features.py'))

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """ZEAL stage 1: write the per-class start/end questions and descriptions (queries.json).
 
-    python tools/zeal_queries.py CLASSES --out queries.json --backend openai --base-url http://localhost:8000/v1 \
+    python tools/zeal/zeal_queries.py CLASSES --out queries.json --backend openai --base-url http://localhost:8000/v1 \
         --model Qwen2.5-7B-Instruct                 # any OpenAI-compatible server (vLLM, Ollama, OpenAI)
-    python tools/zeal_queries.py CLASSES --out queries.json --backend hf --model-path /models/llm
-    python tools/zeal_queries.py CLASSES --out queries.json --backend template   # fixed wording, no LLM
-    python tools/zeal_queries.py CLASSES --config configs/zeal/zeal_thumos14.py  # backend from `queries_llm`,
+    python tools/zeal/zeal_queries.py CLASSES --out queries.json --backend hf --model-path /models/llm
+    python tools/zeal/zeal_queries.py CLASSES --out queries.json --backend template   # fixed wording, no LLM
+    python tools/zeal/zeal_queries.py CLASSES --config configs/zeal/zeal_thumos14.py  # backend from `queries_llm`,
                                                                                  # output `model.queries_file`
 
 CLASSES is a file with one class name a line, an annotation JSON (every label in it) or a comma-separated
@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def read_classes(spec: str) -> list:

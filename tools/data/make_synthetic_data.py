@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Write a synthetic zero-shot TAD dataset over real annotation timings (see README, "Synthetic data").
 
-    python tools/make_synthetic_data.py                       # THUMOS14-shaped, tiny random CLIP text tower
-    python tools/make_synthetic_data.py --shape activitynet   # 1,500 real ActivityNet videos, synthetic labels
-    python tools/make_synthetic_data.py --clip-model ViT-B-16 --clip-pretrained openai   # a real CLIP, if present
-    python tools/make_synthetic_data.py --shape invented --preset hard    # the small hard benchmark (README)
+    python tools/data/make_synthetic_data.py                       # THUMOS14-shaped, tiny random CLIP text tower
+    python tools/data/make_synthetic_data.py --shape activitynet   # 1,500 real ActivityNet videos, synthetic labels
+    python tools/data/make_synthetic_data.py --clip-model ViT-B-16 --clip-pretrained openai   # a real CLIP, if present
+    python tools/data/make_synthetic_data.py --shape invented --preset hard    # the small hard benchmark (README)
 """
 import argparse
 import os
@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 # Enough for every one of the 200 classes to have ~5 training and ~2.5 validation videos, small enough for a CPU.
 ANET_DEFAULT_VIDEOS = 1500

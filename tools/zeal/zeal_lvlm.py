@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """ZEAL stages 2 and 4: filter each test video's classes with CLIP, then ask an LVLM about every frame.
 
-    python tools/zeal_lvlm.py configs/zeal/zeal_thumos14.py --videos data/thumos14/videos \
+    python tools/zeal/zeal_lvlm.py configs/zeal/zeal_thumos14.py --videos data/thumos14/videos \
         --lvlm /models/llava-onevision-qwen2-7b-ov-hf [--device cuda] [--batch-size 16] [--fps 1]
 
 For each video of the config's test set, the classes kept by the model's class filter (the same code
@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 
 def parse_args(argv=None):

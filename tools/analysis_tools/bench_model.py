@@ -9,7 +9,6 @@ import copy
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional, Sequence
 
 import numpy as np
@@ -17,20 +16,22 @@ import torch
 
 from .benchmark import no_network, sync
 
-__all__ = ['REPO_ROOT', 'THUMOS14_CONFIG', 'load_config', 'model_cfg_for_benchmark', 'build_model', 'BuiltModel',
+__all__ = ['THUMOS14_CONFIG', 'load_config', 'model_cfg_for_benchmark', 'build_model', 'BuiltModel',
            'split_classes', 'synthetic_windows', 'train_step_phases', 'build_optim_wrapper', 'count_parameters',
            'static_memory_mib', 'parameter_rows', 'video_windows']
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-THUMOS14_CONFIG = str(REPO_ROOT / 'configs' / 'zeetad' / 'zeetad_thumos14_i3d_clip.py')
+# Found through the package (zeetad.utils.resources) when not under the working directory, as tools/test.py does.
+THUMOS14_CONFIG = 'configs/zeetad/zeetad_thumos14_i3d_clip.py'
 
 
 def load_config(path: str = THUMOS14_CONFIG):
-    """The mmengine ``Config`` of a zeetad config file (relative paths resolved from the repository root)."""
+    """The mmengine ``Config`` of a config file; ``configs/...`` falls back to the copy shipped with zeetad."""
     from mmengine.config import Config
-    if not os.path.isabs(path) and not os.path.isfile(path):
-        path = str(REPO_ROOT / path)
-    return Config.fromfile(path)
+    from zeetad.utils.resources import resolve_config_path
+    resolved = resolve_config_path(path)
+    if not os.path.isfile(resolved):
+        raise FileNotFoundError(f'config not found: {path}')
+    return Config.fromfile(resolved)
 
 
 def model_cfg_for_benchmark(cfg, text: str = 'random', tmp_dir: Optional[str] = None) -> dict:
@@ -78,12 +79,12 @@ def build_model(model_cfg: dict, device: str = 'cpu', seed: int = 0) -> BuiltMod
 
 def split_classes(cfg, part: str = 'train', fallback: int = 15) -> list:
     """Seen (``part='train'``) or unseen (``'test'``) class names of the config's zero-shot split;
-    ``fallback`` generic names if the split files cannot be read."""
+    ``fallback`` generic names if the split files cannot be read. A relative ``split.root`` is read from the
+    working directory, as the datasets read it."""
     split = dict(cfg.get('split') or {})
     try:
         from zeetad.datasets.splits import split_files
-        root = split['root'] if os.path.isabs(split['root']) else str(REPO_ROOT / split['root'])
-        files = split_files(root, split['dataset'], int(split['ratio']), int(split['index']))
+        files = split_files(split['root'], split['dataset'], int(split['ratio']), int(split['index']))
         names = [line.strip() for line in files[part == 'test'].read_text().splitlines() if line.strip()]
         if names:
             return names
