@@ -5,6 +5,8 @@
     python tools/benchmark_test_set.py --tadtr /tmp/tadtr       # + TadTR's own model on the same batches
     python tools/benchmark_test_set.py --overlap 0 --batch-size 64 --data-dir /tmp/t14_feats   # keep the features
     python tools/benchmark_test_set.py --quick                  # smoke-test sizes
+    python tools/benchmark_test_set.py --config configs/zeetad/zeetad_synthetic_thumos14_demo.py \
+        --checkpoint work_dirs/demo/epoch_5.pth --overlap 0.25 0 --autocast none bfloat16   # real mAP, one table
 
 The 212 test videos of ``data/thumos14/annotations/thumos14.json`` at their real durations get random features
 in the shipped layout (I3D-grid ``.npy`` float32, 2048-d; CLIP 512-d at 1 fps in one HDF5 file), written once
@@ -18,6 +20,7 @@ features are random). Speed does not depend on feature values.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -35,7 +38,9 @@ import torch  # noqa: E402
 from zeetad.utils.bench_model import (THUMOS14_CONFIG, build_model, load_config, model_cfg_for_benchmark,  # noqa: E402
                                       video_windows)
 from zeetad.utils.benchmark import format_table, set_threads  # noqa: E402
+from zeetad.models.zeetad import resolve_autocast  # noqa: E402
 
+print = functools.partial(print, flush=True)  # noqa: A001  (progress shows while it runs, also through a pipe)
 GOAL_S = 30.0  # issue 12: whole THUMOS14 test set on 2 threads
 ISSUE_S = 53.9  # issue 12's figure before this work (3,528 windows at 72 windows/s, 2 threads, no data loading)
 BLOCK_ROWS = 8192  # rows of the random block every video's features are cut from (cyclically, own offset)
@@ -48,9 +53,13 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=2, help='torch intra-op threads (default 2)')
     p.add_argument('--workers', type=int, default=0, help='DataLoader worker processes (default 0: the threads '
                    'get the cores; with workers they share them)')
-    p.add_argument('--batch-size', type=int, default=None, help="windows per batch (default: the config's)")
-    p.add_argument('--overlap', type=float, default=None, help="test window overlap (default: the config's)")
-    p.add_argument('--autocast', default=None, help="model.test_cfg.autocast (default: the config's)")
+    p.add_argument('--batch-size', type=int, nargs='+', help="windows per batch (default: the config's)")
+    p.add_argument('--overlap', type=float, nargs='+', help="test window overlap (default: the config's)")
+    p.add_argument('--autocast', nargs='+', choices=['none', 'bfloat16', 'float16', 'auto'],
+                   help="model.test_cfg.autocast (default: the config's); several values, overlaps or batch "
+                        "sizes: one run each, then a summary table")
+    p.add_argument('--checkpoint', help="a trained checkpoint of --config: run on the config's own test data "
+                   '(real mAP) instead of random THUMOS14-shaped features')
     p.add_argument('--data-dir', default=None, help='write the features here and reuse them on the next run '
                    '(default: a temporary folder, removed)')
     p.add_argument('--max-videos', type=int, default=None)
@@ -195,50 +204,84 @@ def report(res: dict, windows: int, videos: int, threads: int, tadtr: bool) -> s
     return '\n'.join(lines)
 
 
+def _runs(args, cfg) -> list[tuple]:
+    """Every (overlap, batch size, autocast) combination asked for; None: the config's."""
+    overlaps = args.overlap or [None]
+    batches = args.batch_size or [cfg.test_dataloader.batch_size]
+    autocasts = [None if a == 'none' else a for a in args.autocast] if args.autocast else ['config']
+    return [(o, b, a) for o in overlaps for b in batches for a in autocasts]
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     threads = set_threads(args.threads)
-    cfg = load_config(args.config)
     import zeetad.datasets  # noqa: F401  (registers the dataset, the metric, the collate function)
     import zeetad.evaluation  # noqa: F401
     from zeetad.datasets.timebase import make_timebase
     from zeetad.registry import DATASETS, METRICS
+    checkpoint = args.checkpoint
+    if checkpoint:  # the config's own data and a trained model: real mAP
+        from zeetad.apis.model_loading import init_detector, load_detect_config
+        cfg = load_detect_config(args.config)
+    else:
+        cfg = load_config(args.config)
+    ds_cfg = cfg.test_dataloader.dataset
+    summary, outs = [], []
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        model = build_model(model_cfg_for_benchmark(cfg, 'tiny' if args.tiny_text else 'random', tmp)).model.eval()
-        if args.autocast is not None:
-            model.test_cfg['autocast'] = None if args.autocast == 'none' else args.autocast
-        build_s = time.perf_counter() - t0
-        ds_cfg = cfg.test_dataloader.dataset
-        videos = video_windows(args.ann_file, 'Test', size=ds_cfg.window_size,
-                               overlap=ds_cfg.window_overlap if args.overlap is None else args.overlap)
-        videos = videos[:args.max_videos] if args.max_videos else videos
-        clip_tb = cfg.test_dataloader.dataset.clip_features.timebase
-        clip_rows = {vid: make_timebase(clip_tb, None).num_features(duration) for vid, duration, _, _ in videos}
-        root = Path(args.data_dir) if args.data_dir else Path(tmp) / 'features'
-        loc_dim, clip_dim = model.localizer.loc_proj[0].in_channels, model.localizer.clip_dim
-        write_s = write_features(root, videos, loc_dim, clip_dim, clip_rows)
-        t0 = time.perf_counter()
-        dataset = DATASETS.build(test_dataset_cfg(cfg, root, args.ann_file, args.overlap, args.max_videos))
-        metric = METRICS.build(cfg.test_evaluator.to_dict())
-        metric.dataset_meta = dataset.metainfo
-        dataset_s = time.perf_counter() - t0
+        if checkpoint:
+            model = init_detector(cfg, checkpoint)
+        else:
+            model = build_model(model_cfg_for_benchmark(cfg, 'tiny' if args.tiny_text else 'random', tmp)).model
+        model.eval()
+        build_s, write_s = time.perf_counter() - t0, 0.0
+        configured_autocast = model.test_cfg['autocast']
+        if not checkpoint:
+            videos = video_windows(args.ann_file, 'Test', size=ds_cfg.window_size, overlap=ds_cfg.window_overlap)
+            videos = videos[:args.max_videos] if args.max_videos else videos
+            clip_rows = {vid: make_timebase(ds_cfg.clip_features.timebase, None).num_features(duration)
+                         for vid, duration, _, _ in videos}
+            root = Path(args.data_dir) if args.data_dir else Path(tmp) / 'features'
+            loc_dim, clip_dim = model.localizer.loc_proj[0].in_channels, model.localizer.clip_dim
+            write_s = write_features(root, videos, loc_dim, clip_dim, clip_rows)
         tadtr = None
         if args.tadtr:
             from zeetad.utils.bench_tadtr import load_tadtr
             tadtr = load_tadtr(args.tadtr)
-        batch_size = args.batch_size or cfg.test_dataloader.batch_size
-        print(f'THUMOS14 test set: {len(videos)} videos, {len(dataset)} windows of {ds_cfg.window_size} '
-              f'(overlap {dataset.window_overlap}), batch {batch_size}, {threads} torch threads, '
-              f'{args.workers} loader workers, autocast {model.test_cfg["autocast"]}, torch {torch.__version__}')
-        print(f'setup (not timed below): model {build_s:.1f} s, features written {write_s:.1f} s, '
-              f'dataset {dataset_s:.1f} s')
-        res = run_test_set(model, dataset, metric, batch_size, args.workers, tadtr)
-    print('\n## Whole test set, features -> detections (mAP about 0: random features)')
-    print(report(res, len(dataset), len(videos), threads, tadtr is not None))
-    out = dict(res, windows=len(dataset), videos=len(videos), threads=threads, batch_size=batch_size,
-               workers=args.workers, autocast=model.test_cfg['autocast'], overlap=dataset.window_overlap,
-               windows_per_s=len(dataset) / res['total_s'], torch=torch.__version__, goal_s=GOAL_S)
+        print(f'setup (not timed below): model {build_s:.1f} s, features written {write_s:.1f} s; '
+              f'{threads} torch threads, {args.workers} loader workers, torch {torch.__version__}')
+        for overlap, batch_size, autocast in _runs(args, cfg):
+            model.test_cfg['autocast'] = configured_autocast if autocast == 'config' else autocast
+            if checkpoint:
+                ds = cfg.test_dataloader.dataset.to_dict()
+                ds.update(verbose=False, **({} if overlap is None else dict(window_overlap=overlap)))
+            else:
+                ds = test_dataset_cfg(cfg, root, args.ann_file, overlap, args.max_videos)
+            dataset = DATASETS.build(ds)
+            metric = METRICS.build(cfg.test_evaluator.to_dict())
+            metric.dataset_meta = dataset.metainfo
+            n_videos = len(dataset.metainfo['durations'])
+            runs_as = resolve_autocast(model.test_cfg['autocast'])
+            print(f'\n## {"Test set of " + args.config if checkpoint else "Whole THUMOS14 test set"}: '
+                  f'{n_videos} videos, {len(dataset)} windows of {ds_cfg.window_size} (overlap '
+                  f'{dataset.window_overlap}), batch {batch_size}, autocast {model.test_cfg["autocast"]} '
+                  f'(runs as {runs_as or "float32"}), features -> detections -> mAP'
+                  + ('' if checkpoint else ' (mAP about 0: random features)'))
+            res = run_test_set(model, dataset, metric, batch_size, args.workers, tadtr)
+            print(report(res, len(dataset), n_videos, threads, tadtr is not None))
+            avg = res['metrics']['average_mAP']
+            summary.append((dataset.window_overlap, batch_size, runs_as or 'float32', len(dataset),
+                            f'{res["total_s"]:.1f}', f'{res["cpu_s"]["model"]:.1f}',
+                            f'{len(dataset) / res["total_s"]:.1f}', f'{100 * avg:.2f}'))
+            outs.append(dict(res, windows=len(dataset), videos=n_videos, threads=threads, batch_size=batch_size,
+                             workers=args.workers, autocast=runs_as, overlap=dataset.window_overlap,
+                             windows_per_s=len(dataset) / res['total_s'], torch=torch.__version__, goal_s=GOAL_S,
+                             checkpoint=checkpoint))
+    if len(summary) > 1:
+        print('\n## Summary')
+        print(format_table(['overlap', 'batch', 'precision', 'windows', 'total s', 'model CPU s', 'windows/s',
+                            'avg mAP'], summary))
+    out = outs[0] if len(outs) == 1 else dict(runs=outs)
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=1, default=float))
     return out
