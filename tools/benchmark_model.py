@@ -155,8 +155,11 @@ def long_section(model, optim, args, classes, out):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     threads = set_threads(args.threads)
+    from zeetad.utils.heap import retain_freed_heap
+    heap = retain_freed_heap()  # as zeetad test does; every row of the TadTR comparison runs with it
     cfg = load_config(args.config)
-    out: dict = dict(config=str(args.config), device=args.device, threads=threads, torch=torch.__version__)
+    out: dict = dict(config=str(args.config), device=args.device, threads=threads, torch=torch.__version__,
+                     retained_heap=heap)
     with tempfile.TemporaryDirectory() as tmp:
         model_cfg = model_cfg_for_benchmark(cfg, 'tiny' if args.tiny_text else 'random', tmp)
         if args.compare_only:

@@ -215,6 +215,8 @@ def _runs(args, cfg) -> list[tuple]:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     threads = set_threads(args.threads)
+    from zeetad.utils.heap import retain_freed_heap
+    retain_freed_heap()  # as zeetad test does
     import zeetad.datasets  # noqa: F401  (registers the dataset, the metric, the collate function)
     import zeetad.evaluation  # noqa: F401
     from zeetad.datasets.timebase import make_timebase
