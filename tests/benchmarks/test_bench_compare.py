@@ -22,6 +22,10 @@ def test_tadtr_like_config_drops_clip_actionness_and_adapters_only():
     assert 'loss_actionness' not in like['criterion']['loss_weights']
     assert loc['d_model'] == ref['d_model'] and loc['transformer'] == ref['transformer']
     assert cfg['localizer']['actionness'] is not None  # the shipped config is left alone
+    assert 'proj_kernel' not in loc or loc['proj_kernel'] == ref.get('proj_kernel')
+    k1 = tadtr_like_model_cfg(cfg, proj_kernel=1)['localizer']
+    without = lambda d: {k: v for k, v in d.items() if k != 'proj_kernel'}  # noqa: E731
+    assert k1['proj_kernel'] == 1 and without(k1) == without(loc)  # only the kernel differs
 
 
 def test_roi_align_stand_in_interpolates_bin_centres():
@@ -50,7 +54,9 @@ def test_compare_only_quick(tmp_path):
     rows = {(r['phase'], r['row']) for r in res['compare']}
     assert rows == {('train step', 'zeetad (shipped config)'), ('train step', 'zeetad, TadTR-like config'),
                     ('inference', 'zeetad (shipped config)'), ('inference', 'zeetad, TadTR-like config'),
-                    ('inference', 'zeetad (shipped config), bfloat16 inference')}
+                    ('inference', 'zeetad (shipped config), bfloat16 inference')} | {
+                        (phase, 'zeetad, TadTR-like, kernel-1 projection as TadTR') for phase in ('train step',
+                                                                                                 'inference')}
     assert all(r['median_cpu_ms'] > 0 and r['median_wall_ms'] > 0 for r in res['compare'])
 
 

@@ -20,11 +20,14 @@ from .benchmark import format_table, sync
 __all__ = ['tadtr_like_model_cfg', 'compare_section']
 
 
-def tadtr_like_model_cfg(model_cfg: dict) -> dict:
+def tadtr_like_model_cfg(model_cfg: dict, proj_kernel: Optional[int] = None) -> dict:
     """``model_cfg`` reduced to what TadTR computes: no CLIP stream, no actionness head, frozen text tower
-    without adapters (class embeddings computed once and cached). Width, depth and queries unchanged."""
+    without adapters (class embeddings computed once and cached). Width, depth and queries unchanged;
+    ``proj_kernel=1`` also takes TadTR's pointwise input projection (None: the config's)."""
     cfg = copy.deepcopy(model_cfg)
     cfg['localizer'].update(clip_dim=None, fuse_clip=False, actionness=None)
+    if proj_kernel is not None:
+        cfg['localizer']['proj_kernel'] = proj_kernel
     cfg['classifier']['text_encoder']['num_adapter_blocks'] = 0
     crit = cfg['criterion']
     crit['loss_weights'] = {k: v for k, v in crit.get('loss_weights', {}).items() if k != 'loss_actionness'}
@@ -88,7 +91,9 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
     """Print and store train-step and inference times (ms, medians of ``args.compare_reps`` alternating
     repetitions) of each row at each of ``args.compare_batches``, and ratios to TadTR when it is given."""
     rows = {'zeetad (shipped config)': build_model(model_cfg, args.device).model,
-            'zeetad, TadTR-like config': build_model(tadtr_like_model_cfg(model_cfg), args.device).model}
+            'zeetad, TadTR-like config': build_model(tadtr_like_model_cfg(model_cfg), args.device).model,
+            'zeetad, TadTR-like, kernel-1 projection as TadTR': build_model(tadtr_like_model_cfg(model_cfg, 1),
+                                                                            args.device).model}
     bench = None
     if tadtr_path:
         from .bench_tadtr import load_tadtr
