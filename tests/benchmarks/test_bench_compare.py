@@ -9,6 +9,7 @@ import torch
 
 from zeetad.utils.bench_compare import tadtr_like_model_cfg
 from zeetad.utils.bench_model import load_config
+from zeetad.models.zeetad import resolve_autocast
 from zeetad.utils.bench_tadtr import RoIAlign1d, load_tadtr
 from test_bench_tools import run_tool
 
@@ -56,7 +57,10 @@ def test_compare_only_quick(tmp_path):
                     ('inference', 'zeetad (shipped config)'), ('inference', 'zeetad, TadTR-like config'),
                     ('inference', 'zeetad (shipped config), bfloat16 inference')} | {
                         (phase, 'zeetad, TadTR-like, kernel-1 projection as TadTR') for phase in ('train step',
-                                                                                                 'inference')}
+                                                                                                 'inference')} | (
+                        # the shipped test_cfg.autocast='auto' runs bf16 on this CPU: float32 gets its own row
+                        {('inference', 'zeetad (shipped config), float32 inference')} if resolve_autocast('auto')
+                        else set())
     assert all(r['median_cpu_ms'] > 0 and r['median_wall_ms'] > 0 for r in res['compare'])
 
 

@@ -67,9 +67,9 @@ def _zeetad_calls(model, cfg, batch_size: int, window: int, classes, device: str
         loss, _ = model.parse_losses(model(**data, mode='loss'))
         optim.update_params(loss)  # backward, gradient clipping, AdamW step, zero_grad
 
-    def infer(autocast: Optional[str] = None):
+    def infer(autocast: Optional[str] = None):  # None: the config's; 'none': float32
         saved = model.test_cfg['autocast']
-        model.test_cfg['autocast'] = autocast or saved
+        model.test_cfg['autocast'] = saved if autocast is None else (None if autocast == 'none' else autocast)
         try:
             with torch.no_grad():
                 model(**data, mode='predict')
@@ -104,6 +104,9 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
         calls = {name: _zeetad_calls(m, cfg, bs, args.window, classes, args.device, seed=bs)
                  for name, m in rows.items()}
         shipped = calls['zeetad (shipped config)']
+        from zeetad.models.zeetad import resolve_autocast
+        if resolve_autocast(rows['zeetad (shipped config)'].test_cfg['autocast'], args.device) is not None:
+            calls['zeetad (shipped config), float32 inference'] = (None, (shipped[1][0], lambda: shipped[1][1]('none')))
         if getattr(args, 'compare_autocast', None):  # the shipped model again, inference under autocast
             calls[f'zeetad (shipped config), {args.compare_autocast} inference'] = (
                 None, (shipped[1][0], lambda: shipped[1][1](args.compare_autocast)))
@@ -122,6 +125,10 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
                         times[name].append(t)
             results[(phase, bs)] = times
     _print(results, bench is not None, args, out)
+    from zeetad.models.zeetad import resolve_autocast
+    autocast = rows['zeetad (shipped config)'].test_cfg['autocast']
+    print(f"inference rows without a precision run the config's test_cfg.autocast={autocast!r}: "
+          f"{resolve_autocast(autocast, args.device) or 'float32'} here")
 
 
 def _print(results: dict, with_tadtr: bool, args, out: dict) -> None:
