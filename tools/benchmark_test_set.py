@@ -153,8 +153,8 @@ def run_test_set(model, dataset, metric, batch_size: int, workers: int, tadtr=No
             clock.run('metric.process', metric.process, batch, outputs)
             batches += 1
             if tadtr is not None:
-                feats = torch.stack([x['loc'] for x in batch['inputs']]).transpose(1, 2).contiguous()
-                mask = torch.zeros(feats.shape[0], feats.shape[2], dtype=torch.bool)
+                padded = model.data_preprocessor(batch)['inputs']  # short videos' windows padded, as for zeetad
+                feats, mask = padded['loc'].transpose(1, 2).contiguous(), padded['mask']
                 t0, c0 = time.perf_counter(), time.process_time()
                 tadtr.predict(feats, mask)
                 tadtr_s[0] += time.perf_counter() - t0
