@@ -57,6 +57,8 @@ def tiny_model_cfg(config: str, clip_ckpt: str, **localizer) -> dict:
     cfg['classifier']['text_encoder'] = dict(
         type='CLIPTextEncoder', model_config_file=TINY_CLIP_CONFIG, pretrained=clip_ckpt,
         num_adapter_blocks=text.get('num_adapter_blocks', 0), adapter_width=text.get('adapter_width', 64))
+    # float32 whatever the machine: tests compare numbers across paths ('auto' would pick bf16 on some CPUs)
+    cfg['test_cfg'] = dict(cfg.get('test_cfg') or {}, autocast=None)
     return cfg
 
 
@@ -83,7 +85,8 @@ def tiny_config_options(tiny_dataset: dict, tmp_path: Path) -> dict:
     clip.write_bytes(b'')  # only its existence is checked by the config check
     opts = {'model.localizer.loc_dim': 8, 'model.localizer.clip_dim': 6,
             'model.classifier.text_encoder.pretrained': str(clip),
-            'model.classifier.text_encoder.model_config_file': str(ROOT / 'configs/_base_/clip/zeetad-tiny-clip.json')}
+            'model.classifier.text_encoder.model_config_file': str(ROOT / 'configs/_base_/clip/zeetad-tiny-clip.json'),
+            'model.test_cfg.autocast': None}  # float32 on every machine (see tiny_model_cfg)
     for loader in ('train_dataloader', 'test_dataloader', 'val_dataloader'):
         for key, value in tiny_dataset.items():
             opts[f'{loader}.dataset.{key}'] = value
@@ -105,7 +108,8 @@ val_dataloader = test_dataloader
 model = dict(
     localizer=dict(d_model=32, transformer=dict(nhead=2, enc_layers=1, dec_layers=1, dim_ff=64, num_queries=8),
                    actionness=dict(hidden_dim=32)),
-    classifier=dict(text_encoder=dict(pretrained=D + '/clip/tiny_clip.pt', model_config_file={clip_cfg!r})))
+    classifier=dict(text_encoder=dict(pretrained=D + '/clip/tiny_clip.pt', model_config_file={clip_cfg!r})),
+    test_cfg=dict(autocast=None))  # float32 on every machine: tests compare detections across runs
 """
 
 

@@ -11,6 +11,7 @@ import torch
 from tools.analysis_tools.bench_compare import tadtr_like_model_cfg
 from tools.analysis_tools.bench_model import load_config
 from tools.analysis_tools.bench_tadtr import RoIAlign1d, load_tadtr
+from zeetad.models.zeetad import resolve_autocast
 from test_bench_tools import run_tool
 
 
@@ -23,6 +24,10 @@ def test_tadtr_like_config_drops_clip_actionness_and_adapters_only():
     assert 'loss_actionness' not in like['criterion']['loss_weights']
     assert loc['d_model'] == ref['d_model'] and loc['transformer'] == ref['transformer']
     assert cfg['localizer']['actionness'] is not None  # the shipped config is left alone
+    assert 'proj_kernel' not in loc or loc['proj_kernel'] == ref.get('proj_kernel')
+    k1 = tadtr_like_model_cfg(cfg, proj_kernel=1)['localizer']
+    without = lambda d: {k: v for k, v in d.items() if k != 'proj_kernel'}  # noqa: E731
+    assert k1['proj_kernel'] == 1 and without(k1) == without(loc)  # only the kernel differs
 
 
 def test_roi_align_stand_in_interpolates_bin_centres():
@@ -51,7 +56,12 @@ def test_compare_only_quick(tmp_path):
     rows = {(r['phase'], r['row']) for r in res['compare']}
     assert rows == {('train step', 'zeetad (shipped config)'), ('train step', 'zeetad, TadTR-like config'),
                     ('inference', 'zeetad (shipped config)'), ('inference', 'zeetad, TadTR-like config'),
-                    ('inference', 'zeetad (shipped config), bfloat16 inference')}
+                    ('inference', 'zeetad (shipped config), bfloat16 inference')} | {
+                        (phase, 'zeetad, TadTR-like, kernel-1 projection as TadTR') for phase in ('train step',
+                                                                                                 'inference')} | (
+                        # the shipped test_cfg.autocast='auto' runs bf16 on this CPU: float32 gets its own row
+                        {('inference', 'zeetad (shipped config), float32 inference')} if resolve_autocast('auto')
+                        else set())
     assert all(r['median_cpu_ms'] > 0 and r['median_wall_ms'] > 0 for r in res['compare'])
 
 

@@ -174,3 +174,34 @@ def test_unknown_autocast_dtype_is_rejected(tiny_clip_ckpt):
     cfg['test_cfg'] = dict(cfg.get('test_cfg') or {}, autocast='int8')
     with pytest.raises(ValueError, match='model.test_cfg.autocast'):
         MODELS.build(cfg)
+
+
+@pytest.mark.parametrize('native', [True, False])
+def test_auto_autocast_is_bf16_only_where_the_cpu_has_native_bf16(tiny_clip_ckpt, monkeypatch, native):
+    from zeetad.models import zeetad as zeetad_module
+    monkeypatch.setattr(zeetad_module, 'native_bf16', lambda device_type='cpu': native)
+    assert zeetad_module.resolve_autocast('auto') == ('bfloat16' if native else None)
+    assert zeetad_module.resolve_autocast(None) is None and zeetad_module.resolve_autocast('float16') == 'float16'
+    model = _model(tiny_clip_ckpt)
+    _, inputs = windows(model)
+    out = {}
+    with torch.no_grad():
+        for autocast in ('auto', 'bfloat16', None):
+            model.test_cfg['autocast'] = autocast
+            out[autocast] = model(inputs, samples(2), mode='predict')
+    same = out['bfloat16'] if native else out[None]
+    for a, b in zip(out['auto'], same):  # 'auto' is exactly one of the two paths
+        for key in ('scores', 'segments', 'labels'):
+            assert (a[key] == b[key]).all(), key
+
+
+def test_native_bf16_follows_the_cpu_flags(monkeypatch):
+    from zeetad.models.zeetad import native_bf16
+    monkeypatch.setattr(torch.cpu, '_is_avx512_bf16_supported', lambda: False, raising=False)
+    monkeypatch.setattr(torch.cpu, '_is_amx_tile_supported', lambda: False, raising=False)
+    assert not native_bf16('cpu')
+    monkeypatch.setattr(torch.cpu, '_is_amx_tile_supported', lambda: True, raising=False)
+    assert native_bf16('cpu') and not native_bf16('cuda')
+    monkeypatch.delattr(torch.cpu, '_is_avx512_bf16_supported')  # an older torch without the probes
+    monkeypatch.delattr(torch.cpu, '_is_amx_tile_supported')
+    assert not native_bf16('cpu')

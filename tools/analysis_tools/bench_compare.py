@@ -20,11 +20,14 @@ from .benchmark import format_table, sync
 __all__ = ['tadtr_like_model_cfg', 'compare_section']
 
 
-def tadtr_like_model_cfg(model_cfg: dict) -> dict:
+def tadtr_like_model_cfg(model_cfg: dict, proj_kernel: Optional[int] = None) -> dict:
     """``model_cfg`` reduced to what TadTR computes: no CLIP stream, no actionness head, frozen text tower
-    without adapters (class embeddings computed once and cached). Width, depth and queries unchanged."""
+    without adapters (class embeddings computed once and cached). Width, depth and queries unchanged;
+    ``proj_kernel=1`` also takes TadTR's pointwise input projection (None: the config's)."""
     cfg = copy.deepcopy(model_cfg)
     cfg['localizer'].update(clip_dim=None, fuse_clip=False, actionness=None)
+    if proj_kernel is not None:
+        cfg['localizer']['proj_kernel'] = proj_kernel
     cfg['classifier']['text_encoder']['num_adapter_blocks'] = 0
     crit = cfg['criterion']
     crit['loss_weights'] = {k: v for k, v in crit.get('loss_weights', {}).items() if k != 'loss_actionness'}
@@ -64,9 +67,9 @@ def _zeetad_calls(model, cfg, batch_size: int, window: int, classes, device: str
         loss, _ = model.parse_losses(model(**data, mode='loss'))
         optim.update_params(loss)  # backward, gradient clipping, AdamW step, zero_grad
 
-    def infer(autocast: Optional[str] = None):
+    def infer(autocast: Optional[str] = None):  # None: the config's; 'none': float32
         saved = model.test_cfg['autocast']
-        model.test_cfg['autocast'] = autocast or saved
+        model.test_cfg['autocast'] = saved if autocast is None else (None if autocast == 'none' else autocast)
         try:
             with torch.no_grad():
                 model(**data, mode='predict')
@@ -88,7 +91,9 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
     """Print and store train-step and inference times (ms, medians of ``args.compare_reps`` alternating
     repetitions) of each row at each of ``args.compare_batches``, and ratios to TadTR when it is given."""
     rows = {'zeetad (shipped config)': build_model(model_cfg, args.device).model,
-            'zeetad, TadTR-like config': build_model(tadtr_like_model_cfg(model_cfg), args.device).model}
+            'zeetad, TadTR-like config': build_model(tadtr_like_model_cfg(model_cfg), args.device).model,
+            'zeetad, TadTR-like, kernel-1 projection as TadTR': build_model(tadtr_like_model_cfg(model_cfg, 1),
+                                                                            args.device).model}
     bench = None
     if tadtr_path:
         from .bench_tadtr import load_tadtr
@@ -99,6 +104,9 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
         calls = {name: _zeetad_calls(m, cfg, bs, args.window, classes, args.device, seed=bs)
                  for name, m in rows.items()}
         shipped = calls['zeetad (shipped config)']
+        from zeetad.models.zeetad import resolve_autocast
+        if resolve_autocast(rows['zeetad (shipped config)'].test_cfg['autocast'], args.device) is not None:
+            calls['zeetad (shipped config), float32 inference'] = (None, (shipped[1][0], lambda: shipped[1][1]('none')))
         if getattr(args, 'compare_autocast', None):  # the shipped model again, inference under autocast
             calls[f'zeetad (shipped config), {args.compare_autocast} inference'] = (
                 None, (shipped[1][0], lambda: shipped[1][1](args.compare_autocast)))
@@ -117,6 +125,10 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
                         times[name].append(t)
             results[(phase, bs)] = times
     _print(results, bench is not None, args, out)
+    from zeetad.models.zeetad import resolve_autocast
+    autocast = rows['zeetad (shipped config)'].test_cfg['autocast']
+    print(f"inference rows without a precision run the config's test_cfg.autocast={autocast!r}: "
+          f"{resolve_autocast(autocast, args.device) or 'float32'} here")
 
 
 def _print(results: dict, with_tadtr: bool, args, out: dict) -> None:

@@ -62,6 +62,9 @@ def parse_args(argv=None):
                    'own model to the comparison and prints ratios against it')
     p.add_argument('--compare-batches', type=int, nargs='*', default=[8, 16],
                    help='batch sizes of the comparison with TadTR (none: skip the comparison)')
+    p.add_argument('--retain-heap', action='store_true',
+                   help="keep freed memory in the heap as 'zeetad test' does (zeetad/utils/heap.py); it applies to "
+                        'the whole process, so TadTR runs with it too')
     p.add_argument('--compare-reps', type=int, default=7, help='alternating repetitions of the comparison')
     p.add_argument('--compare-warmup', type=int, default=1)
     p.add_argument('--compare-only', action='store_true', help='run only the comparison')
@@ -155,8 +158,11 @@ def long_section(model, optim, args, classes, out):
 def main(argv=None) -> dict:
     args = parse_args(argv)
     threads = set_threads(args.threads)
+    from zeetad.utils.heap import retain_freed_heap
+    heap = retain_freed_heap() if args.retain_heap else False  # process-wide: every row, TadTR's too
     cfg = load_config(args.config)
-    out: dict = dict(config=str(args.config), device=args.device, threads=threads, torch=torch.__version__)
+    out: dict = dict(config=str(args.config), device=args.device, threads=threads, torch=torch.__version__,
+                     retained_heap=heap)
     with tempfile.TemporaryDirectory() as tmp:
         model_cfg = model_cfg_for_benchmark(cfg, 'tiny' if args.tiny_text else 'random', tmp)
         if args.compare_only:

@@ -14,9 +14,26 @@ from zeetad.structures.segments import segment_t1t2_to_cw
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
                         shuffle_class_names=False, shuffle_seed=0, autocast=None, class_score='sigmoid',
                         softmax_temperature=1.0, clip_prior_weight=0.0)
-AUTOCAST_DTYPES = (None, 'bfloat16', 'float16')
+AUTOCAST_DTYPES = (None, 'bfloat16', 'float16', 'auto')
 CLIP_LOGIT_SCALE = 100.0  # CLIP's own (maximum) logit scale, for the untrained CLIP prior
 CLASS_SCORES = ('sigmoid', 'softmax')
+
+
+def native_bf16(device_type: str = 'cpu') -> bool:
+    """Whether this machine runs bf16 matrix products natively on ``device_type``: a CPU with AVX512-BF16 or
+    AMX (elsewhere oneDNN emulates bf16, slower than float32). CUDA is not measured here: False."""
+    if device_type != 'cpu':
+        return False
+    checks = (getattr(torch.cpu, '_is_avx512_bf16_supported', None), getattr(torch.cpu, '_is_amx_tile_supported', None))
+    return any(check is not None and check() for check in checks)
+
+
+def resolve_autocast(value: Optional[str], device_type: str = 'cpu') -> Optional[str]:
+    """``test_cfg.autocast`` -> the dtype name inference runs under (None: float32); ``'auto'`` is
+    ``'bfloat16'`` where :func:`native_bf16`, else None."""
+    if value == 'auto':
+        return 'bfloat16' if native_bf16(device_type) else None
+    return value
 
 
 def cyclic_permutation(k: int, seed: int) -> np.ndarray:
@@ -42,7 +59,8 @@ class ZEETAD(BaseModel):
             single cycle over the names, seeded by ``shuffle_seed``, logged once); ``autocast`` ``'bfloat16'``
             (or ``'float16'``) runs the localizer and classifier head under ``torch.autocast`` at inference
             (the class text embeddings stay float32): about 2x faster on CPUs with native bf16, see
-            docs/benchmarks.md for its effect on mAP; None (default): float32. ``class_score``
+            docs/benchmarks.md for its effect on mAP; ``'auto'``: bf16 on a CPU with native bf16
+            (:func:`native_bf16`), float32 elsewhere; None (default): float32. ``class_score``
             ``'sigmoid'`` (per class, as trained) or ``'softmax'`` over the K test-class texts of
             ``logits / softmax_temperature`` (CLIP's zero-shot rule: scores comparable across classes);
             ``clip_prior_weight`` w mixes the class probabilities with CLIP's own zero-shot rule on the
@@ -147,7 +165,7 @@ class ZEETAD(BaseModel):
         """-> one dict per window: ``video_id``, ``segments (K, 2)`` seconds, ``scores (K,)``, ``labels (K,)``
         and ``label_names`` (label ``k`` means ``label_names[k]``: the metric and the APIs map through it)."""
         label_names, text_names = self._class_names(data_samples, training=False)
-        dtype = self.test_cfg['autocast']
+        dtype = resolve_autocast(self.test_cfg['autocast'], inputs['loc'].device.type)
         with torch.autocast(inputs['loc'].device.type, dtype=getattr(torch, dtype or 'bfloat16'),
                             enabled=dtype is not None):
             out = self._run(inputs, text_names, last_only=True)
