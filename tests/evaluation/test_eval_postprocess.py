@@ -89,7 +89,7 @@ def test_merge_errors_name_the_video():
 
 
 def test_video_class_context_hand_values():
-    from zeetad.evaluation.postprocess import video_class_context
+    from zeetad.evaluation import video_class_context
     scores, labels = np.array([0.6, 0.2, 0.2, 0.1]), np.array([0, 0, 1, 2])
     # evidence per class: 0.8, 0.2, 0.1 -> shares of the best 1, 0.25, 0.125
     np.testing.assert_allclose(video_class_context(scores, labels, 1.0), [0.6, 0.2, 0.05, 0.0125])
