@@ -86,3 +86,26 @@ def test_merge_errors_name_the_video():
     bad = {'ok': [window([[0, 1]], [0.5], [0])], 'v_bad': [window([[0, np.nan]], [0.5], [0])]}
     with pytest.raises(ValueError, match="v_bad"):
         merge_video_detections(bad, None)
+
+
+def test_video_class_context_hand_values():
+    from zeetad.evaluation import video_class_context
+    scores, labels = np.array([0.6, 0.2, 0.2, 0.1]), np.array([0, 0, 1, 2])
+    # evidence per class: 0.8, 0.2, 0.1 -> shares of the best 1, 0.25, 0.125
+    np.testing.assert_allclose(video_class_context(scores, labels, 1.0), [0.6, 0.2, 0.05, 0.0125])
+    np.testing.assert_allclose(video_class_context(scores, labels, 0.5), [0.6, 0.2, 0.1, 0.1 * 0.125 ** 0.5])
+    np.testing.assert_array_equal(video_class_context(scores, labels, 0.0), scores)
+    with pytest.raises(ValueError, match='video_context_power'):
+        video_class_context(scores, labels, -1.0)
+
+
+def test_video_context_is_per_video_and_reorders_across_videos():
+    # Video a is mostly class 0; its weak class-1 detection falls below video b's class-1 detection.
+    a = window([[0, 10], [20, 30], [40, 50]], [0.9, 0.8, 0.5], [0, 0, 1])
+    b = window([[0, 10]], [0.4], [1])
+    off = merge_video_detections({'a': [a], 'b': [b]}, dict(method=None))
+    on = merge_video_detections({'a': [a], 'b': [b]}, dict(method=None), video_context_power=1.0)
+    assert off['a']['scores'][-1] == 0.5 > off['b']['scores'][0]
+    np.testing.assert_allclose(on['a']['scores'], [0.9, 0.8, 0.5 * 0.5 / 1.7])
+    np.testing.assert_allclose(on['b']['scores'], [0.4])  # its only class: unchanged
+    assert on['a']['scores'][-1] < on['b']['scores'][0]

@@ -135,3 +135,13 @@ def test_windows_carrying_label_names_are_named_by_them(tmp_path):
         run_metric(bad, gt, {'v': 100.0})
     with pytest.raises(ValueError, match="video 'v'.*3 class names"):  # no names: labels index the classes
         run_metric([{k: v for k, v in bad[0].items() if k != 'label_names'}], gt, {'v': 100.0})
+
+
+def test_video_context_power_reaches_the_merge():
+    windows = [{'video_id': 'v', 'segments': np.array([[0.0, 10.0], [20.0, 30.0]]), 'scores': np.array([0.8, 0.4]),
+                'labels': np.array([0, 1])}]
+    metric = TADMetric(video_context_power=2.0, nms=dict(method=None))
+    np.testing.assert_allclose(metric.merge(windows)['v']['scores'], [0.8, 0.4 * 0.5 ** 2])
+    np.testing.assert_allclose(TADMetric(nms=dict(method=None)).merge(windows)['v']['scores'], [0.8, 0.4])
+    with pytest.raises(ValueError, match='test_evaluator.video_context_power'):
+        TADMetric(video_context_power=-0.5)

@@ -197,3 +197,36 @@ def test_optimising_free_predictions_fits_targets():
     assert total.item() < 0.1 * first
     (q, t), = criterion.match(dict(pred_logits=logits, pred_segments=raw_segs.sigmoid()), targets)
     assert torch.allclose(raw_segs.sigmoid()[0, q], targets[0]['segments'][t], atol=0.02)
+
+
+def _softmax_case():
+    # One video, 2 queries, 3 classes; the matcher takes query 0 for the single ground truth (label 2): it
+    # overlaps it exactly while query 1 is far away.
+    logits = torch.tensor([[[1.0, 0.0, 2.0], [3.0, -1.0, 0.5]]])
+    segs = torch.tensor([[[0.5, 0.4], [0.1, 0.05]]])
+    return dict(pred_logits=logits, pred_segments=segs), [_tgt([2], [[0.5, 0.4]])]
+
+
+def test_softmax_cross_entropy_hand_value():
+    outputs, targets = _softmax_case()
+    losses = SetCriterion(cls_loss='softmax')(outputs, targets)
+    # -log softmax([1, 0, 2])[2] = log(e + 1 + e^2) - 2, weight 2, one segment; query 1 (unmatched) adds nothing.
+    expected = 2 * (math.log(math.e + 1 + math.e ** 2) - 2)
+    assert losses['loss_cls'].item() == pytest.approx(expected, rel=1e-6)
+    focal = SetCriterion(cls_loss='focal')(outputs, targets)['loss_cls'].item()
+    both = SetCriterion(cls_loss='focal+softmax')(outputs, targets)['loss_cls'].item()
+    assert both == pytest.approx(focal + expected, rel=1e-6)
+    # Unmatched queries carry no class loss: changing query 1's logits leaves the loss as it was.
+    outputs['pred_logits'] = outputs['pred_logits'].clone()
+    outputs['pred_logits'][0, 1] = torch.tensor([-5.0, 9.0, -3.0])
+    assert SetCriterion(cls_loss='softmax')(outputs, targets)['loss_cls'].item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_softmax_cross_entropy_ignores_a_shared_bias_and_rejects_unknown_names():
+    outputs, targets = _softmax_case()
+    shifted = dict(outputs, pred_logits=outputs['pred_logits'] - 4.6)  # the classifier's logit bias
+    a = SetCriterion(cls_loss='softmax')(outputs, targets)['loss_cls']
+    b = SetCriterion(cls_loss='softmax')(shifted, targets)['loss_cls']
+    assert a.item() == pytest.approx(b.item(), rel=1e-6)
+    with pytest.raises(ValueError, match='cls_loss'):
+        SetCriterion(cls_loss='ce')

@@ -11,7 +11,7 @@ _EXPORTS = {
     '.annotations': ('load_ground_truth', 'load_predictions', 'load_prediction_table', 'read_name_list'),
     '.detection_map': ('ACTIVITYNET_TIOUS', 'THUMOS14_TIOUS', 'average_precision_detection', 'evaluate_detections'),
     '.postprocess': ('merge_video_detections', 'merge_window_detections', 'official_predictions',
-                     'to_official_results'),
+                     'to_official_results', 'video_class_context'),
     '.report': ('format_table', 'save_result_files'),
     '.soft_nms': ('SoftNMSParams', 'batched_soft_nms', 'soft_nms_per_video'),
     '.tad_metric': ('TADMetric',),

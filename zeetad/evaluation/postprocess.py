@@ -71,6 +71,7 @@ def merge_video_detections(
     max_per_video: Optional[int] = None,
     device: str = 'cpu',
     videos_per_call: int = 64,
+    video_context_power: float = 0.0,
 ) -> dict:
     """:func:`merge_window_detections` for many videos, with the Soft-NMS of
     ``videos_per_call`` videos run in one batched call (same results, several
@@ -80,6 +81,8 @@ def merge_video_detections(
         windows_by_video: ``{video: [window dicts]}``.
         durations: ``{video: seconds}`` for clipping (missing: only clip at 0).
         videos_per_call: videos per Soft-NMS call (memory grows with it).
+        video_context_power: ``p > 0`` rescales each candidate by its class's share of the video's evidence,
+            :func:`video_class_context` (before top-k and NMS); 0 (default): off.
         Others: see :func:`merge_window_detections`.
 
     Returns:
@@ -92,7 +95,8 @@ def merge_video_detections(
     durations = durations or {}
     prepared, label_names = {}, {}
     for vid, wins in windows_by_video.items():
-        segs, scores, labels, label_names[vid] = _prepare(vid, wins, pre_nms_topk, min_duration, durations.get(vid))
+        segs, scores, labels, label_names[vid] = _prepare(vid, wins, pre_nms_topk, min_duration, durations.get(vid),
+                                                          video_context_power)
         prepared[vid] = (segs, scores, labels)
     if cfg.get('method', 'gaussian') is not None:
         names = [vid for vid, (segs, _, _) in prepared.items() if len(segs)]
@@ -110,8 +114,30 @@ def merge_video_detections(
     return out
 
 
+def video_class_context(scores: np.ndarray, labels: np.ndarray, power: float) -> np.ndarray:
+    """Video-level class context: ``score * (E[label] / max_k E[k]) ** power`` with ``E[k]`` the summed score
+    of the video's candidates of class ``k``. The video's best-supported class keeps its scores; classes with
+    little evidence anywhere in the video are pushed below other videos' detections of that class.
+
+    Args:
+        scores: ``(N,)`` candidate scores of ONE video (all its windows).
+        labels: ``(N,)`` their class indices.
+        power: exponent ``p >= 0`` (0: scores unchanged).
+    """
+    if power < 0:
+        raise ValueError(f'video_context_power must be >= 0, got {power!r}')
+    if power == 0 or len(scores) == 0:
+        return scores
+    evidence = np.bincount(labels, weights=scores, minlength=int(labels.max()) + 1)
+    top = evidence.max()
+    if top <= 0:
+        return scores
+    return scores * (evidence[labels] / top) ** power
+
+
 def _prepare(video: str, windows: Sequence[Mapping], pre_nms_topk: Optional[int], min_duration: float,
-             duration: Optional[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[tuple]]:
+             duration: Optional[float], video_context_power: float = 0.0
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, Optional[tuple]]:
     """Concatenate, check, clip, filter and top-k one video's candidates in
     canonical order; labels re-indexed into the video's one ``label_names`` list (``None`` without names)."""
     segs = [_to_numpy(w['segments'], np.float64).reshape(-1, 2) for w in windows]
@@ -126,6 +152,7 @@ def _prepare(video: str, windows: Sequence[Mapping], pre_nms_topk: Optional[int]
         raise ValueError(f'segments, scores and labels differ in length{where}')
     if not (np.isfinite(segs).all() and np.isfinite(scores).all()):
         raise ValueError(f'non-finite segments or scores{where}')
+    scores = video_class_context(scores, labels, video_context_power)
     segs = np.maximum(segs, 0.0)
     if duration is not None:
         segs = np.minimum(segs, float(duration))

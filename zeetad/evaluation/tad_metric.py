@@ -45,6 +45,9 @@ class TADMetric(BaseMetric):
         plot_per_class: draw the per-class AP bar chart into ``result_dir``.
         print_per_class: include per-class rows in the printed table.
         nms_device: device on which Soft-NMS runs.
+        video_context_power: ``p > 0`` rescales every candidate of a video by its class's share of that video's
+            evidence to the power p (:func:`~zeetad.evaluation.postprocess.video_class_context`, docs/scoring.md);
+            0 (default): off.
         collect_device, prefix, collect_dir: see ``BaseMetric``.
     """
 
@@ -63,6 +66,7 @@ class TADMetric(BaseMetric):
                  plot_per_class: bool = False,
                  print_per_class: bool = False,
                  nms_device: str = 'cpu',
+                 video_context_power: float = 0.0,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
@@ -79,6 +83,9 @@ class TADMetric(BaseMetric):
         self.plot_per_class = plot_per_class
         self.print_per_class = print_per_class
         self.nms_device = nms_device
+        if video_context_power < 0:
+            raise ValueError(f'test_evaluator.video_context_power must be >= 0, got {video_context_power!r}')
+        self.video_context_power = float(video_context_power)
         self.last_result: Optional[dict] = None
 
     def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
@@ -107,7 +114,7 @@ class TADMetric(BaseMetric):
         return merge_video_detections({vid: by_video[vid] for vid in sorted(by_video)}, self.nms,
                                       pre_nms_topk=self.pre_nms_topk, min_duration=self.min_duration,
                                       durations=durations, max_per_video=self.max_per_video,
-                                      device=self.nms_device)
+                                      device=self.nms_device, video_context_power=self.video_context_power)
 
     def compute_metrics(self, results: list) -> dict:
         """Merge, write files, evaluate; returns ``{"mAP@0.30": ..., "average_mAP": ...}``."""

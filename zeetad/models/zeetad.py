@@ -68,10 +68,14 @@ class ZEETAD(BaseModel):
             ensemble with the untrained matching, as WiSE-FT; the text is the classifier's, adapters included).
         init_clip_identity: start the classifier's projection as the identity on the pooled-CLIP part of the
             semantic embedding (and zero on the decoder part), so training starts from CLIP's own matching.
+        init_reg: optional :class:`L2SPRegularizer` config (``keys`` parameter-name prefixes, ``weight``): adds
+            ``loss_init_reg = weight * ||theta - theta(0)||^2`` over those parameters, anchored at their values
+            after the initialisation above (L2-SP); None (default): no penalty.
     """
 
     def __init__(self, localizer: dict, classifier: dict, criterion: dict, data_preprocessor: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None, init_clip_identity: bool = True, init_cfg=None):
+                 test_cfg: Optional[dict] = None, init_clip_identity: bool = True, init_reg: Optional[dict] = None,
+                 init_cfg=None):
         # Built here through zeetad's registry: mmengine's BaseModel would look in its own root registry only.
         preprocessor = MODELS.build(data_preprocessor or dict(type='TADDataPreprocessor'))
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
@@ -96,6 +100,10 @@ class ZEETAD(BaseModel):
                              f"{self.test_cfg['softmax_temperature']!r}")
         if init_clip_identity:
             self._init_clip_identity()
+        self.init_reg = None
+        if init_reg is not None:
+            self.init_reg = MODELS.build(dict(type='L2SPRegularizer', **init_reg))
+            self.init_reg.capture(self)  # after every initialisation above: the anchor is the starting point
 
     def _init_clip_identity(self) -> None:
         proj = self.classifier.proj
@@ -158,7 +166,10 @@ class ZEETAD(BaseModel):
 
         outputs = layer(-1, True)
         outputs['aux_outputs'] = [layer(i, False) for i in range(out['logits'].shape[0] - 1)]
-        return self.criterion(outputs, targets)
+        losses = self.criterion(outputs, targets)
+        if self.init_reg is not None and self.init_reg.weight > 0:
+            losses['loss_init_reg'] = self.init_reg(self)
+        return losses
 
     # ------------------------------------------------------------------ inference
     def predict(self, inputs: dict, data_samples: list) -> list:

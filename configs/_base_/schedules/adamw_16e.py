@@ -15,7 +15,8 @@ optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={
         'sampling_offsets': dict(lr_mult=0.1),
         'reference_head': dict(lr_mult=0.1),
-        'text_encoder': dict(lr_mult=1.0),
+        'text_encoder': dict(lr_mult=1.0),  # the text adapters (the tower itself is frozen)
+        'classifier.proj': dict(lr_mult=1.0),  # semantic embedding -> CLIP space (docs/training.md)
     }))
 
 param_scheduler = [

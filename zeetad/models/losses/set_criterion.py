@@ -16,6 +16,7 @@ __all__ = ['SetCriterion', 'actionness_targets', 'DEFAULT_LOSS_WEIGHTS']
 
 # TadTR's THUMOS14 defaults.
 DEFAULT_LOSS_WEIGHTS: Dict[str, float] = dict(loss_cls=2.0, loss_seg=5.0, loss_iou=2.0, loss_actionness=4.0)
+CLS_LOSSES = ('focal', 'softmax', 'focal+softmax')
 
 
 def actionness_targets(pred_segments: Tensor, targets: Sequence[Mapping[str, Tensor]]) -> Tensor:
@@ -56,7 +57,11 @@ class SetCriterion(nn.Module):
 
     Losses (each multiplied by its weight in ``loss_weights``):
 
-    - ``loss_cls``: sigmoid focal loss summed over queries and classes / num_segments.
+    - ``loss_cls``: with ``cls_loss='focal'``, sigmoid focal loss summed over queries and classes /
+      num_segments; with ``'softmax'``, cross-entropy of the softmax over the K class texts of each
+      *matched* query, summed / num_segments (unmatched queries get no class loss: "is there an action" is
+      the actionness head's job, as at test time where score = softmax over the test texts x actionness);
+      ``'focal+softmax'`` adds both.
     - ``loss_seg``: L1 between matched (centre, width) pairs, summed / num_segments.
     - ``loss_iou``: ``1 - tIoU`` (or ``1 - GIoU``) of matched pairs, summed / num_segments.
     - ``loss_actionness``: L1 between ``sigmoid(pred_actionness)`` and each query's
@@ -76,6 +81,7 @@ class SetCriterion(nn.Module):
         focal_gamma: focal ``gamma`` of ``loss_cls``.
         aux_loss: also compute losses for ``outputs['aux_outputs']``, named ``d{i}.loss_*``.
         iou_type: ``'iou'`` (TadTR) or ``'giou'`` for ``loss_iou``.
+        cls_loss: ``'focal'`` (default), ``'softmax'`` or ``'focal+softmax'``, see ``loss_cls`` above.
     """
 
     def __init__(self,
@@ -84,7 +90,8 @@ class SetCriterion(nn.Module):
                  focal_alpha: float = 0.25,
                  focal_gamma: float = 2.0,
                  aux_loss: bool = True,
-                 iou_type: str = 'iou') -> None:
+                 iou_type: str = 'iou',
+                 cls_loss: str = 'focal') -> None:
         super().__init__()
         if matcher is None:
             matcher = dict(type='HungarianMatcher')
@@ -94,6 +101,9 @@ class SetCriterion(nn.Module):
             raise KeyError(f'unknown loss names {sorted(unknown)}; expected {sorted(DEFAULT_LOSS_WEIGHTS)}')
         if iou_type not in ('iou', 'giou'):
             raise ValueError(f"iou_type must be 'iou' or 'giou', got {iou_type!r}")
+        if cls_loss not in CLS_LOSSES:
+            raise ValueError(f'model.criterion.cls_loss must be one of {CLS_LOSSES}, got {cls_loss!r}')
+        self.cls_loss = cls_loss
         self.loss_weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
         self.focal_alpha = focal_alpha
         self.focal_gamma = focal_gamma
@@ -156,11 +166,17 @@ class SetCriterion(nn.Module):
 
         logits = outputs.get('pred_logits')
         if logits is not None and w['loss_cls'] != 0:
-            onehot = torch.zeros_like(logits, dtype=torch.float32)
-            labels = torch.cat([t['labels'].reshape(-1) for t in targets]).to(device).long()
-            onehot[batch_idx, src_idx, labels[tgt_idx]] = 1.0
-            focal = sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma, 'none')
-            losses['loss_cls'] = w['loss_cls'] * focal.sum() / num_segments
+            labels = torch.cat([t['labels'].reshape(-1) for t in targets]).to(device).long()[tgt_idx]
+            loss = logits.new_zeros((), dtype=torch.float32)
+            if self.cls_loss in ('focal', 'focal+softmax'):
+                onehot = torch.zeros_like(logits, dtype=torch.float32)
+                onehot[batch_idx, src_idx, labels] = 1.0
+                loss = loss + sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma,
+                                                 'none').sum()
+            if self.cls_loss in ('softmax', 'focal+softmax'):
+                # Over the K texts of the step, matched queries only: the rule the test-time softmax applies.
+                loss = loss + F.cross_entropy(logits[batch_idx, src_idx].float(), labels, reduction='sum')
+            losses['loss_cls'] = w['loss_cls'] * loss / num_segments
 
         if w['loss_seg'] != 0 or w['loss_iou'] != 0:
             src = segments[batch_idx, src_idx].float()
@@ -218,4 +234,5 @@ class SetCriterion(nn.Module):
 
     def extra_repr(self) -> str:
         return (f'loss_weights={self.loss_weights}, focal_alpha={self.focal_alpha}, '
-                f'focal_gamma={self.focal_gamma}, aux_loss={self.aux_loss}, iou_type={self.iou_type!r}')
+                f'focal_gamma={self.focal_gamma}, aux_loss={self.aux_loss}, iou_type={self.iou_type!r}, '
+                f'cls_loss={self.cls_loss!r}')
