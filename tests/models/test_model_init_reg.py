@@ -7,7 +7,7 @@ from mmengine.optim import OptimWrapper
 
 from zeetad.models.losses import L2SPRegularizer
 from zeetad.registry import MODELS
-from zeetad.utils.bench_model import build_optim_wrapper
+from tools.analysis_tools.bench_model import build_optim_wrapper
 from test_model_zeetad import batches, dataset, model_cfg
 from testing_utils import ROOT
 
