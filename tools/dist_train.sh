@@ -8,13 +8,5 @@ if [ $# -lt 2 ]; then
     echo "usage: $0 CONFIG NUM_PROCESSES [tools/train.py options...]" >&2
     exit 2
 fi
-CONFIG=$1
-NPROC=$2
-shift 2
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PYTHON=${PYTHON:-python}
-exec env PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PYTHON" -m torch.distributed.run \
-    --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
-    --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${PORT:-29500}" \
-    --nproc_per_node="$NPROC" \
-    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "$@"
+HERE="$(cd "$(dirname "$0")" && pwd)"
+exec "$HERE/dist_run.sh" "$HERE/train.py" "$2" "$1" "${@:3}"

@@ -161,9 +161,26 @@ def test_amp_on_cpu_is_a_one_line_error_of_the_tool(monkeypatch, capsys, tmp_pat
 def test_launch_scripts_are_executable_and_valid_bash():
     import os
     import subprocess
-    for name in ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh'):
+    for name in ('dist_train.sh', 'dist_test.sh', 'dist_run.sh', 'slurm_train.sh'):
         path = ROOT / 'tools' / name
         assert os.access(path, os.X_OK), name
         assert subprocess.run(['bash', '-n', str(path)]).returncode == 0
         usage = subprocess.run(['bash', str(path)], capture_output=True, text=True)
         assert usage.returncode == 2 and 'usage' in usage.stderr
+
+
+@pytest.mark.parametrize('script, args, tool, tool_args', [
+    ('dist_train.sh', ['c.py', '2', '--work-dir', 'w', '--cfg-options', 'a=1'], 'train.py',
+     ['c.py', '--work-dir', 'w', '--cfg-options', 'a=1']),
+    ('dist_test.sh', ['c.py', 'k.pth', '3', '--out', 'p.json'], 'test.py', ['c.py', 'k.pth', '--out', 'p.json'])])
+def test_launch_scripts_hand_torchrun_the_tool_and_its_arguments(script, args, tool, tool_args, tmp_path):
+    import os
+    import subprocess
+    env = dict(os.environ, PYTHON='echo', PORT='29777')  # echo prints the command instead of running torchrun
+    out = subprocess.run(['bash', str(ROOT / 'tools' / script), *args], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, check=True).stdout.split()
+    nproc = args[1] if script == 'dist_train.sh' else args[2]
+    assert out[:2] == ['-m', 'torch.distributed.run'] and f'--nproc_per_node={nproc}' in out
+    assert '--master_port=29777' in out
+    start = out.index(str(ROOT / 'tools' / tool))
+    assert out[start + 1:] == tool_args + ['--launcher', 'pytorch']
