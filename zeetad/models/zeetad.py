@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from zeetad.registry import MODELS
+from .query_groups import configured_num_queries, group_sizes, query_group_losses
 from zeetad.structures.segments import segment_t1t2_to_cw
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
@@ -48,15 +49,26 @@ class ZEETAD(BaseModel):
             ``clip_prior_weight`` w mixes the class probabilities with CLIP's own zero-shot rule on the
             frames pooled in each segment, ``(1 - w) p + w softmax(100 cos(pooled CLIP, text))`` (an output
             ensemble with the untrained matching, as WiSE-FT; the text is the classifier's, adapters included).
+        query_groups: training-only decoder query groups, dropped at inference (:mod:`zeetad.models.query_groups`):
+            ``dict(num_groups=G, queries=Q_extra, one_to_many=k, weight=w)`` adds ``G - 1`` groups of
+            ``Q_extra`` queries (default: the localizer's ``num_queries``), each matched on its own against the
+            ground truth repeated ``k`` times (``k=1``: Group DETR; ``k>1``: H-DETR's one-to-many branch), their
+            losses summed x ``w`` as ``groups.*``. None (default): one-to-one matching of the queries only.
         init_clip_identity: start the classifier's projection as the identity on the pooled-CLIP part of the
             semantic embedding (and zero on the decoder part), so training starts from CLIP's own matching.
     """
 
     def __init__(self, localizer: dict, classifier: dict, criterion: dict, data_preprocessor: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None, init_clip_identity: bool = True, init_cfg=None):
+                 test_cfg: Optional[dict] = None, init_clip_identity: bool = True, query_groups: Optional[dict] = None,
+                 init_cfg=None):
         # Built here through zeetad's registry: mmengine's BaseModel would look in its own root registry only.
         preprocessor = MODELS.build(data_preprocessor or dict(type='TADDataPreprocessor'))
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+        self.query_groups = dict(query_groups or {})
+        self._group_sizes = group_sizes(configured_num_queries(localizer), self.query_groups)
+        if len(self._group_sizes) > 1:
+            localizer = dict(localizer, transformer=dict(localizer['transformer'],
+                                                         extra_query_groups=self._group_sizes[1:]))
         self.localizer = MODELS.build(localizer)
         self.classifier = MODELS.build(dict(classifier, in_dim=self.localizer.semantic_dim))
         self.criterion = MODELS.build(criterion)
@@ -140,6 +152,10 @@ class ZEETAD(BaseModel):
 
         outputs = layer(-1, True)
         outputs['aux_outputs'] = [layer(i, False) for i in range(out['logits'].shape[0] - 1)]
+        if len(self._group_sizes) > 1:
+            return query_group_losses(self.criterion, outputs, targets, self._group_sizes,
+                                      int(self.query_groups.get('one_to_many', 1)),
+                                      float(self.query_groups.get('weight', 1.0)))
         return self.criterion(outputs, targets)
 
     # ------------------------------------------------------------------ inference
