@@ -165,13 +165,17 @@ class DeformableTransformer1D(nn.Module):
     def forward(self,
                 feats: Sequence[Tensor],
                 masks: Optional[Sequence[Tensor]] = None,
-                pos_embeds: Optional[Sequence[Tensor]] = None) -> Dict[str, Tensor]:
+                pos_embeds: Optional[Sequence[Tensor]] = None,
+                extra_queries: Optional[Dict[str, Tensor]] = None) -> Dict[str, Tensor]:
         """Encode the levels and decode ``Q`` refined segments.
 
         Args:
             feats: ``L`` feature maps ``(B, C, T_l)``.
             masks: ``L`` masks ``(B, T_l)``, True where padded (trailing); None: no padding.
             pos_embeds: ``L`` positional encodings ``(B, C, T_l)``; None: sine encoding of the masks.
+            extra_queries: queries appended after the learned ones (denoising, :mod:`zeetad.models.denoising`):
+                ``tgt``/``query_pos (B, E, C)``, ``reference (B, E, 2)`` (centre, width) and ``attn_mask``, the
+                self-attention mask over all queries.
 
         Returns:
             dict with ``memory (B, S, C)`` (zero where padded), ``memory_mask (B, S)``,
@@ -211,6 +215,11 @@ class DeformableTransformer1D(nn.Module):
         query_pos = query_pos[None].expand(B, -1, -1)
         tgt = tgt[None].expand(B, -1, -1)
         reference = self.reference_head(query_pos).sigmoid()  # (B, Q, 2)
+        if extra_queries is not None:
+            tgt = torch.cat((tgt, extra_queries['tgt'].to(tgt.dtype)), 1)
+            query_pos = torch.cat((query_pos, extra_queries['query_pos'].to(tgt.dtype)), 1)
+            reference = torch.cat((reference, extra_queries['reference'].to(reference.dtype)), 1)
+            self_attn_mask = extra_queries['attn_mask']
         init_reference = reference
         hidden_states: List[Tensor] = []
         segments: List[Tensor] = []
