@@ -90,7 +90,8 @@ class DenoisingQueries(nn.Module):
         width), ``attn_mask`` over all queries, ``valid (B, E)``; None when the batch has no ground truth.
 
         Query ``g * S + n`` of video ``b`` is group ``g``'s copy of segment ``n`` (``S`` = most segments in a
-        video of the batch); slots ``n >= N_b`` are padding (placed at the video's centre, no loss).
+        video of the batch); slots ``n >= N_b`` are padding (placed at the video's centre, no segment loss;
+        their class scores are pushed to 0 like those of unmatched queries).
         """
         counts = [len(t['segments']) for t in targets]
         slots = max(counts, default=0)

@@ -20,7 +20,8 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import torch
 from torch import Tensor
 
-__all__ = ['configured_num_queries', 'group_attention_mask', 'group_sizes', 'split_query_groups', 'repeat_targets', 'query_group_losses']
+__all__ = ['configured_num_queries', 'group_attention_mask', 'group_sizes', 'split_query_groups', 'repeat_targets',
+           'query_group_losses']
 
 _GROUP_KEYS = ('num_groups', 'queries', 'one_to_many', 'weight')
 
