@@ -2,10 +2,13 @@
 # Same architecture family as the full config, smaller width/depth and a short schedule.
 _base_ = ['./zeetad_synthetic_thumos14.py']
 
+# DN-DETR denoising queries in training (3 noised copies of every ground-truth segment, dropped at inference):
+# 92.01 +- 0.49 vs 90.99 +- 1.36 on this config and 73.73 +- 1.55 vs 68.03 +- 4.07 on the hard benchmark (README).
 model = dict(
     localizer=dict(d_model=128,
                    transformer=dict(nhead=4, enc_layers=2, dec_layers=2, dim_ff=256, num_queries=30),
-                   actionness=dict(hidden_dim=128)))
+                   actionness=dict(hidden_dim=128)),
+    denoising=dict(num_groups=3))
 train_dataloader = dict(batch_size=16, num_workers=2, dataset=dict(window_overlap=0.5))
 test_dataloader = dict(batch_size=32, num_workers=2)
 val_dataloader = test_dataloader

@@ -224,6 +224,8 @@ def _check_structure(cfg, check: _Checker) -> None:
         check.component(hook, f'default_hooks.{name}', zr.HOOKS)
     if cfg.get('custom_hooks'):
         check.many(cfg.custom_hooks, 'custom_hooks', zr.HOOKS)
+    if cfg.get('model_ema'):
+        check.component(dict(cfg.model_ema, type='EMAHook'), 'model_ema', zr.HOOKS)
     check.loop(cfg.get('train_cfg'), 'train_cfg', None)
     check.loop(cfg.get('val_cfg'), 'val_cfg', 'ValLoop')
     check.loop(cfg.get('test_cfg'), 'test_cfg', 'TestLoop')

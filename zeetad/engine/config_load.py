@@ -14,7 +14,8 @@ from .config_check import ConfigError
 from .signatures import accepted_keys
 
 # Top-level keys zeetad itself reads (tools/detect.py, the ZEAL tools, the split propagation).
-_ZEETAD_TOP = {'split', 'loc_stream', 'synthetic_noise', 'queries_llm', 'launcher', 'work_dir', 'default_scope'}
+_ZEETAD_TOP = {'split', 'loc_stream', 'synthetic_noise', 'queries_llm', 'launcher', 'work_dir', 'default_scope',
+               'model_ema'}
 # MMCV 1.x keys that mmengine ignores without a word, with what replaces them.
 LEGACY_KEYS = {
     'optimizer_config': 'optim_wrapper (clip_grad, accumulative_counts)', 'lr_config': 'param_scheduler',

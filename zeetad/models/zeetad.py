@@ -9,6 +9,8 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from zeetad.registry import MODELS
+from .denoising import DenoisingQueries
+from .query_groups import configured_num_queries, group_sizes, query_group_losses
 from zeetad.structures.segments import segment_t1t2_to_cw
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
@@ -66,6 +68,14 @@ class ZEETAD(BaseModel):
             ``clip_prior_weight`` w mixes the class probabilities with CLIP's own zero-shot rule on the
             frames pooled in each segment, ``(1 - w) p + w softmax(100 cos(pooled CLIP, text))`` (an output
             ensemble with the untrained matching, as WiSE-FT; the text is the classifier's, adapters included).
+        query_groups: training-only decoder query groups, dropped at inference (:mod:`zeetad.models.query_groups`):
+            ``dict(num_groups=G, queries=Q_extra, one_to_many=k, weight=w)`` adds ``G - 1`` groups of
+            ``Q_extra`` queries (default: the localizer's ``num_queries``), each matched on its own against the
+            ground truth repeated ``k`` times (``k=1``: Group DETR; ``k>1``: H-DETR's one-to-many branch), their
+            losses summed x ``w`` as ``groups.*``. None (default): one-to-one matching of the queries only.
+        denoising: DN-DETR denoising queries in training (:mod:`zeetad.models.denoising`):
+            ``dict(num_groups=G, box_noise=0.4, weight=1.0)`` adds ``G`` noised copies of every ground-truth
+            segment as extra decoder queries, trained to reconstruct it (losses ``dn.*``). None (default): off.
         init_clip_identity: start the classifier's projection as the identity on the pooled-CLIP part of the
             semantic embedding (and zero on the decoder part), so training starts from CLIP's own matching.
         init_reg: optional :class:`L2SPRegularizer` config (``keys`` parameter-name prefixes, ``weight``): adds
@@ -75,11 +85,18 @@ class ZEETAD(BaseModel):
 
     def __init__(self, localizer: dict, classifier: dict, criterion: dict, data_preprocessor: Optional[dict] = None,
                  test_cfg: Optional[dict] = None, init_clip_identity: bool = True, init_reg: Optional[dict] = None,
-                 init_cfg=None):
+                 query_groups: Optional[dict] = None, denoising: Optional[dict] = None, init_cfg=None):
         # Built here through zeetad's registry: mmengine's BaseModel would look in its own root registry only.
         preprocessor = MODELS.build(data_preprocessor or dict(type='TADDataPreprocessor'))
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
+        self.query_groups = dict(query_groups or {})
+        self._group_sizes = group_sizes(configured_num_queries(localizer), self.query_groups)
+        if len(self._group_sizes) > 1:
+            localizer = dict(localizer, transformer=dict(localizer['transformer'],
+                                                         extra_query_groups=self._group_sizes[1:]))
         self.localizer = MODELS.build(localizer)
+        self.denoising = DenoisingQueries.from_cfg(self.localizer.transformer.d_model, denoising) if denoising \
+            else None
         self.classifier = MODELS.build(dict(classifier, in_dim=self.localizer.semantic_dim))
         self.criterion = MODELS.build(criterion)
         unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
@@ -116,10 +133,12 @@ class ZEETAD(BaseModel):
             proj.bias.zero_()
 
     # ------------------------------------------------------------------ shared forward
-    def _run(self, inputs: dict, class_names: Sequence[str], last_only: bool = False) -> dict:
+    def _run(self, inputs: dict, class_names: Sequence[str], last_only: bool = False,
+             extra_queries: Optional[dict] = None) -> dict:
         """Localizer + classifier; ``logits (M, B, Q, K)``, or ``(1, B, Q, K)`` of the last decoder layer only
         with ``last_only`` (inference, where the other layers' classes are never read)."""
-        loc_out = self.localizer(inputs['loc'], inputs.get('clip'), inputs['mask'], last_only=last_only)
+        kwargs = dict(extra_queries=extra_queries) if extra_queries is not None else {}
+        loc_out = self.localizer(inputs['loc'], inputs.get('clip'), inputs['mask'], last_only=last_only, **kwargs)
         with torch.autocast(inputs['loc'].device.type, enabled=False):  # float32 and cached whatever the caller's
             text = self.classifier.text_embeddings(class_names)  # once per step, shared by every decoder layer
         logits = self.classifier(loc_out['semantics'], text_embeds=text)  # all layers in one call: (M, B, Q, K)
@@ -155,18 +174,31 @@ class ZEETAD(BaseModel):
 
     # ------------------------------------------------------------------ training
     def loss(self, inputs: dict, data_samples: list) -> dict:
-        out = self._run(inputs, self._class_names(data_samples, training=True)[1])
         targets = [dict(labels=s['gt_labels'], segments=segment_t1t2_to_cw(s['gt_segments'])) for s in data_samples]
+        dn = self.denoising.build(targets, self._group_sizes, inputs['loc'].dtype, inputs['loc'].device) \
+            if self.denoising is not None else None
+        out = self._run(inputs, self._class_names(data_samples, training=True)[1], extra_queries=dn)
+        total = sum(self._group_sizes)  # the matched queries; denoising queries (if any) come after them
 
-        def layer(i: int, with_actionness: bool) -> dict:
-            d = dict(pred_logits=out['logits'][i], pred_segments=out['segments_cw'][i])
+        def layer(i: int, with_actionness: bool, queries: slice = slice(0, total)) -> dict:
+            d = dict(pred_logits=out['logits'][i][:, queries], pred_segments=out['segments_cw'][i][:, queries])
             if with_actionness and out['actionness'] is not None:
-                d['pred_actionness'] = out['actionness']
+                d['pred_actionness'] = out['actionness'][:, queries]
             return d
 
         outputs = layer(-1, True)
         outputs['aux_outputs'] = [layer(i, False) for i in range(out['logits'].shape[0] - 1)]
-        losses = self.criterion(outputs, targets)
+        if len(self._group_sizes) > 1:
+            losses = query_group_losses(self.criterion, outputs, targets, self._group_sizes,
+                                        int(self.query_groups.get('one_to_many', 1)),
+                                        float(self.query_groups.get('weight', 1.0)))
+        else:
+            losses = self.criterion(outputs, targets)
+        if dn is not None:
+            rest = slice(total, None)
+            dn_outputs = dict(layer(-1, False, rest), aux_outputs=[layer(i, False, rest)
+                                                                    for i in range(out['logits'].shape[0] - 1)])
+            losses.update(self.denoising.losses(self.criterion, dn_outputs, targets, dn))
         if self.init_reg is not None and self.init_reg.weight > 0:
             losses['loss_init_reg'] = self.init_reg(self)
         return losses

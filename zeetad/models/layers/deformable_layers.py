@@ -97,12 +97,13 @@ class DeformableDecoderLayer1D(nn.Module):
 
     def forward(self, tgt: Tensor, query_pos: Tensor, reference_points: Tensor, memory: Tensor,
                 spatial_shapes: Tensor, level_start_index: Tensor,
-                memory_padding_mask: Optional[Tensor] = None) -> Tensor:
+                memory_padding_mask: Optional[Tensor] = None, self_attn_mask: Optional[Tensor] = None) -> Tensor:
         """``tgt``/``query_pos`` ``(B, Q, C)``, ``reference_points`` ``(B, Q, L, 1 or 2)``,
-        ``memory`` ``(B, S, C)``, ``memory_padding_mask`` ``(B, S)`` -> ``(B, Q, C)``."""
+        ``memory`` ``(B, S, C)``, ``memory_padding_mask`` ``(B, S)``, ``self_attn_mask`` ``(Q, Q)`` bool, True
+        where a query may not attend (training-only query groups) -> ``(B, Q, C)``."""
         x = self.self_res.pre(tgt)
         q = x + query_pos
-        tgt = self.self_res.post(tgt, self.self_attn(q, q, x, need_weights=False)[0])
+        tgt = self.self_res.post(tgt, self.self_attn(q, q, x, attn_mask=self_attn_mask, need_weights=False)[0])
         x = self.cross_res.pre(tgt)
         tgt = self.cross_res.post(
             tgt,

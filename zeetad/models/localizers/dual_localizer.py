@@ -63,12 +63,13 @@ class DualLocalizer(nn.Module):
         return feats, masks
 
     def forward(self, loc: torch.Tensor, clip: Optional[torch.Tensor], mask: torch.Tensor,
-                last_only: bool = False) -> dict:
+                last_only: bool = False, extra_queries: Optional[dict] = None) -> dict:
         """``loc (B, T, C)``, ``clip (B, T, D)``, ``mask (B, T)`` (True = padding) -> dict of
 
         ``segments (M, B, Q, 2)`` start/end in [0, 1] of the valid length, ``semantics (M, B, Q, C + D)``,
         ``actionness (B, Q)`` logits of the last layer (or None), ``valid_len (B,)``.
         ``last_only`` (inference): semantics of the last decoder layer only, ``(1, B, Q, C + D)``.
+        ``extra_queries``: appended decoder queries (training-only denoising), see the transformer.
         """
         valid_len = (~mask).sum(1).to(loc.dtype)
         if clip is not None:  # pooled below with zero weight there, but 0 * inf would still be NaN
@@ -77,7 +78,8 @@ class DualLocalizer(nn.Module):
         if self.clip_proj is not None and clip is not None:
             x = x + self.clip_proj(clip.transpose(1, 2), mask)
         feats, masks = self._pyramid(x, mask)
-        out = self.transformer(feats, masks)
+        out = self.transformer(feats, masks, extra_queries=extra_queries) if extra_queries is not None else \
+            self.transformer(feats, masks)
         segments = segment_cw_to_t1t2(out['segments']).clamp(0.0, 1.0)  # (M, B, Q, 2)
         hidden = out['hidden_states']  # (M, B, Q, C)
         layers = segments[-1:] if last_only else segments
