@@ -39,6 +39,7 @@ def _model_and_batch(tiny_dataset, clip_ckpt, device):
 def _losses_and_grad(model, batch, dtype):
     model.zero_grad()
     device = next(model.parameters()).device
+    torch.manual_seed(1)  # the denoising queries draw their noise in training: the same noise for both precisions
     with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         data = model.data_preprocessor(batch, True)
         losses = model(**data, mode='loss')
