@@ -43,6 +43,13 @@ def test_bce_gradient_does_not_vanish_at_saturation():
     assert grad[1].item() == pytest.approx(1 / (1 + math.exp(12)) / 2, rel=1e-4)  # target 0: already right
 
 
+def test_default_gradient_does_not_vanish_at_saturation():
+    # the shipped default must pull a saturated head back (fails with the old default, L1)
+    _, grad = _loss(None, [-12.0, -12.0])
+    assert grad[0].item() < -0.39
+    assert SetCriterion().actionness_loss == 'bce'
+
+
 def test_l1_gradient_vanishes_at_saturation():
     # the defect, kept for reference: sign(p - t) * sigmoid'(x) / 2 ~ 3e-6, the head cannot recover
     _, grad = _loss('l1', [-12.0, -12.0])

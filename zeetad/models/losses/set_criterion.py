@@ -65,13 +65,13 @@ class SetCriterion(nn.Module):
       ``'focal+softmax'`` adds both.
     - ``loss_seg``: L1 between matched (centre, width) pairs, summed / num_segments.
     - ``loss_iou``: ``1 - tIoU`` (or ``1 - GIoU``) of matched pairs, summed / num_segments.
-    - ``loss_actionness``: with ``actionness_loss='l1'``, L1 between ``sigmoid(pred_actionness)``
+    - ``loss_actionness``: with ``actionness_loss='l1'`` (the default before), L1 between ``sigmoid(pred_actionness)``
       and each query's best tIoU with its own video's ground truth, mean over all B*Q queries
       (TadTR's choice; the target is in [0, 1], where smooth-L1 would shrink to a
       weak quadratic). Its gradient in the logit is ``sigmoid'(x) <= 0.25`` and vanishes once the
       sigmoid saturates, so a head pushed there cannot come back. ``'bce'``: binary cross-entropy
-      with logits against the same soft target, gradient ``sigmoid(x) - target``, which does not
-      vanish at saturation. Test-time scoring uses ``sigmoid(pred_actionness)`` either way.
+      with logits against the same soft target (the default), gradient ``sigmoid(x) - target``, which
+      does not vanish at saturation. Test-time scoring uses ``sigmoid(pred_actionness)`` either way.
 
     ``num_segments`` is the batch's ground-truth count, averaged over ranks when
     distributed, clamped to >= 1. A loss is skipped when its weight is 0 or its
@@ -86,7 +86,7 @@ class SetCriterion(nn.Module):
         aux_loss: also compute losses for ``outputs['aux_outputs']``, named ``d{i}.loss_*``.
         iou_type: ``'iou'`` (TadTR) or ``'giou'`` for ``loss_iou``.
         cls_loss: ``'focal'`` (default), ``'softmax'`` or ``'focal+softmax'``, see ``loss_cls`` above.
-        actionness_loss: ``'l1'`` (default) or ``'bce'``, see ``loss_actionness`` above.
+        actionness_loss: ``'bce'`` (default) or ``'l1'`` (before), see ``loss_actionness`` above.
     """
 
     def __init__(self,
@@ -97,7 +97,7 @@ class SetCriterion(nn.Module):
                  aux_loss: bool = True,
                  iou_type: str = 'iou',
                  cls_loss: str = 'focal',
-                 actionness_loss: str = 'l1') -> None:
+                 actionness_loss: str = 'bce') -> None:
         super().__init__()
         if matcher is None:
             matcher = dict(type='HungarianMatcher')
