@@ -17,6 +17,7 @@ __all__ = ['SetCriterion', 'actionness_targets', 'DEFAULT_LOSS_WEIGHTS']
 # TadTR's THUMOS14 defaults.
 DEFAULT_LOSS_WEIGHTS: Dict[str, float] = dict(loss_cls=2.0, loss_seg=5.0, loss_iou=2.0, loss_actionness=4.0)
 CLS_LOSSES = ('focal', 'softmax', 'focal+softmax')
+ACTIONNESS_LOSSES = ('l1', 'bce')
 
 
 def actionness_targets(pred_segments: Tensor, targets: Sequence[Mapping[str, Tensor]]) -> Tensor:
@@ -64,10 +65,13 @@ class SetCriterion(nn.Module):
       ``'focal+softmax'`` adds both.
     - ``loss_seg``: L1 between matched (centre, width) pairs, summed / num_segments.
     - ``loss_iou``: ``1 - tIoU`` (or ``1 - GIoU``) of matched pairs, summed / num_segments.
-    - ``loss_actionness``: L1 between ``sigmoid(pred_actionness)`` and each query's
-      best tIoU with its own video's ground truth, mean over all B*Q queries
+    - ``loss_actionness``: with ``actionness_loss='l1'`` (the default before), L1 between ``sigmoid(pred_actionness)``
+      and each query's best tIoU with its own video's ground truth, mean over all B*Q queries
       (TadTR's choice; the target is in [0, 1], where smooth-L1 would shrink to a
-      weak quadratic).
+      weak quadratic). Its gradient in the logit is ``sigmoid'(x) <= 0.25`` and vanishes once the
+      sigmoid saturates, so a head pushed there cannot come back. ``'bce'``: binary cross-entropy
+      with logits against the same soft target (the default), gradient ``sigmoid(x) - target``, which
+      does not vanish at saturation. Test-time scoring uses ``sigmoid(pred_actionness)`` either way.
 
     ``num_segments`` is the batch's ground-truth count, averaged over ranks when
     distributed, clamped to >= 1. A loss is skipped when its weight is 0 or its
@@ -82,6 +86,7 @@ class SetCriterion(nn.Module):
         aux_loss: also compute losses for ``outputs['aux_outputs']``, named ``d{i}.loss_*``.
         iou_type: ``'iou'`` (TadTR) or ``'giou'`` for ``loss_iou``.
         cls_loss: ``'focal'`` (default), ``'softmax'`` or ``'focal+softmax'``, see ``loss_cls`` above.
+        actionness_loss: ``'bce'`` (default) or ``'l1'`` (before), see ``loss_actionness`` above.
     """
 
     def __init__(self,
@@ -91,7 +96,8 @@ class SetCriterion(nn.Module):
                  focal_gamma: float = 2.0,
                  aux_loss: bool = True,
                  iou_type: str = 'iou',
-                 cls_loss: str = 'focal') -> None:
+                 cls_loss: str = 'focal',
+                 actionness_loss: str = 'bce') -> None:
         super().__init__()
         if matcher is None:
             matcher = dict(type='HungarianMatcher')
@@ -103,7 +109,11 @@ class SetCriterion(nn.Module):
             raise ValueError(f"iou_type must be 'iou' or 'giou', got {iou_type!r}")
         if cls_loss not in CLS_LOSSES:
             raise ValueError(f'model.criterion.cls_loss must be one of {CLS_LOSSES}, got {cls_loss!r}')
+        if actionness_loss not in ACTIONNESS_LOSSES:
+            raise ValueError(f'model.criterion.actionness_loss must be one of {ACTIONNESS_LOSSES}, '
+                             f'got {actionness_loss!r}')
         self.cls_loss = cls_loss
+        self.actionness_loss = actionness_loss
         self.loss_weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
         self.focal_alpha = focal_alpha
         self.focal_gamma = focal_gamma
@@ -190,9 +200,13 @@ class SetCriterion(nn.Module):
 
         actionness = outputs.get('pred_actionness')
         if actionness is not None and w['loss_actionness'] != 0:
-            pred = actionness.float().reshape(segments.shape[:2]).sigmoid()
+            logit = actionness.float().reshape(segments.shape[:2])
             target = actionness_targets(segments, targets)
-            losses['loss_actionness'] = w['loss_actionness'] * F.l1_loss(pred, target)
+            if self.actionness_loss == 'bce':
+                loss = F.binary_cross_entropy_with_logits(logit, target)
+            else:
+                loss = F.l1_loss(logit.sigmoid(), target)
+            losses['loss_actionness'] = w['loss_actionness'] * loss
         return losses
 
     # -- public entry -------------------------------------------------------------------
