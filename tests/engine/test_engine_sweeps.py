@@ -66,3 +66,14 @@ def test_run_splits_averages_over_splits_and_seeds(tmp_path, monkeypatch):
     assert len({d for _, _, d, _ in calls}) == 2
     table = (tmp_path / 'splits.md').read_text()
     assert '**75/25 mean ± std (1 splits x 2 seeds)** | 45.00 ± 5.66 | 44.00 ± 5.66 |' in table
+
+
+def test_run_baselines_refuses_an_unknown_variant_before_training(tmp_path, monkeypatch, capsys):
+    import run_baselines
+    from zeetad.engine import experiments
+    calls = []
+    monkeypatch.setattr(experiments, 'train_and_test', _fake_train_and_test(calls))
+    with pytest.raises(SystemExit) as info:  # 'frozen' used to train nothing and end in a KeyError traceback
+        run_baselines.main(['--ratios', '75', '--work-dir', str(tmp_path), '--variants', 'zeetad', 'frozen'])
+    assert info.value.code == 2 and calls == []
+    assert "invalid choice: 'frozen'" in capsys.readouterr().err

@@ -51,7 +51,7 @@ def main(argv=None):
     p.add_argument('--config', default='configs/zeetad/zeetad_synthetic_thumos14_demo.py')
     p.add_argument('--ratios', type=int, nargs='+', default=[75, 50])
     p.add_argument('--index', type=int, default=0)
-    p.add_argument('--variants', nargs='+', default=list(VARIANTS) + ['shuffled'])
+    p.add_argument('--variants', nargs='+', default=list(VARIANTS) + ['shuffled'], choices=list(VARIANTS) + ['shuffled'])
     p.add_argument('--seeds', type=int, nargs='+', default=[0], help='randomness.seed values; each variant runs all')
     p.add_argument('--work-dir', default='work_dirs/baselines')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default={}, help='applied to every run')
