@@ -15,19 +15,20 @@ from writer_cases import CASES, fingerprint
 GOLDEN = json.loads((Path(__file__).parent / 'writer_golden.json').read_text())
 
 
-def _same(got, want, where):
+def _differences(got, want, where: str) -> list:
+    """Paths at which the fingerprint ``got`` differs from ``want`` (all of them, not only the first)."""
     if isinstance(want, dict):
-        assert sorted(got) == sorted(want), where
-        for k in want:
-            _same(got[k], want[k], f'{where}/{k}')
-    elif isinstance(want, list):  # [dtype, shape, sum, sum |x|, sum x^2]
-        assert got[:2] == want[:2], where
-        assert got[2:] == pytest.approx(want[2:], rel=1e-6, abs=1e-6), where
-    else:
-        assert got == want, where
+        if not isinstance(got, dict) or sorted(got) != sorted(want):
+            return [f'{where}: files/keys {sorted(got) if isinstance(got, dict) else got!r} != {sorted(want)}']
+        return [d for k in want for d in _differences(got[k], want[k], f'{where}/{k}')]
+    if isinstance(want, list):  # [dtype, shape, sum, sum |x|, sum x^2]
+        if got[:2] != want[:2] or got[2:] != pytest.approx(want[2:], rel=1e-6, abs=1e-6):
+            return [f'{where}: {got} != {want}']
+        return []
+    return [] if got == want else [f'{where}: {got!r} != {want!r}']
 
 
 @pytest.mark.parametrize('case', sorted(CASES))
 def test_generator_output_is_unchanged(case, tmp_path):
     CASES[case](tmp_path)
-    _same(fingerprint(tmp_path), GOLDEN[case], case)
+    assert _differences(fingerprint(tmp_path), GOLDEN[case], case) == []
