@@ -4,7 +4,8 @@ glibc serves blocks above its mmap threshold (dynamic, at most 32 MiB) with fres
 freed heap tops to the OS above its trim threshold. A batch of 32 windows allocates and frees buffers of
 4-33 MiB per layer (the 2048-d input, the FFN's ``(B * T, 1024)``, the dense attention matrix), so every
 forward pays page faults and zero-filling for memory it just released. Raising both thresholds lets the
-allocator reuse those pages: the same numbers, 7-12 % less CPU time per window on the THUMOS14 model
+allocator reuse those pages: the same numbers, 6.5 % (float32) to 14 % (bf16) less CPU time per window on the
+THUMOS14 model
 (docs/benchmarks.md), at the price of the process keeping its peak heap. ``ZEETAD_RETAIN_HEAP=0`` turns it off.
 """
 from __future__ import annotations
