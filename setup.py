@@ -53,7 +53,8 @@ setup(
         'tensorboard',
     ],
     extras_require={
-        'dev': ['pytest>=7', 'hypothesis>=6', 'matplotlib>=3.7', 'av>=11', 'transformers>=4.45', 'msgspec>=0.18'],
+        'dev': ['pytest>=7', 'pytest-timeout>=2.1', 'hypothesis>=6', 'matplotlib>=3.7', 'av>=11', 'transformers>=4.45',
+                'msgspec>=0.18'],
         'fast': ['msgspec>=0.18'],  # eval_detections.py decodes predictions ~5x faster
         'zeal': ['transformers>=4.45', 'av>=11'],
         'plot': ['matplotlib>=3.7'],

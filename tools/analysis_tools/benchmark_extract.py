@@ -114,6 +114,41 @@ def bench_pipeline(videos, fps, image_size, workers):
     return dict(workers=workers, fps=frames / wall, cpu_fps=frames / cpu)
 
 
+def bench_worker_start(video, workers, repeats=3):
+    """Seconds from creating the loader to its first chunk, per worker start method (one 1-frame video).
+
+    ``fork`` is what the loader used to do: it hangs once the caller has decoded (PyAV >= 14), so it is
+    timed here in a fresh process that has not. ``forkserver (first)`` includes starting the server.
+    """
+    import multiprocessing
+    import subprocess
+    code = (
+        'import multiprocessing, sys, time\n'
+        'from zeetad.video import frame_loader\n'
+        'from zeetad.video.sources import VideoSource\n'
+        'method, workers, repeats, path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]\n'
+        'if method != "forkserver":\n'
+        '    frame_loader.worker_context = lambda: multiprocessing.get_context(method)\n'
+        'for _ in range(repeats):\n'
+        '    t0 = time.perf_counter()\n'
+        '    next(iter(frame_loader.make_frame_loader([VideoSource("v", path)], 1.0, num_workers=workers)))\n'
+        '    print(time.perf_counter() - t0)\n')
+    out = {}
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    for method in ('fork', 'forkserver', 'spawn'):
+        if method not in multiprocessing.get_all_start_methods():
+            continue
+        proc = subprocess.run([sys.executable, '-c', code, method, str(workers), str(repeats), video], env=env,
+                              capture_output=True, text=True, timeout=600, check=True)
+        times = [float(v) for v in proc.stdout.split()]
+        if method == 'forkserver':
+            out['forkserver (first)'] = times[0]
+            out['forkserver'] = min(times[1:])
+        else:
+            out[method] = min(times)
+    return dict(workers=workers, seconds=out)
+
+
 def bench_encoder(model, device, batch_size, batches):
     import torch
     batch_size = batch_size or (128 if device.startswith('cuda') else 8)
@@ -160,6 +195,7 @@ def main(argv=None):
             videos = list_videos(tmp)
         results['decode'] = bench_decode(videos, args.fps, args.image_size)
         results['pipeline'] = [bench_pipeline(videos, args.fps, args.image_size, w) for w in args.workers]
+        results['worker_start'] = bench_worker_start(videos[0].path, max(max(args.workers), 1))
     results['encode'] = [bench_encoder(m, d, args.batch_size, args.encode_batches) for d in devices
                          for m in args.models]
     print_results(results)
@@ -186,6 +222,13 @@ def print_results(r):
         print(f'  {name:<{width}}  {wall:>10,.1f}  {"" if cpu is None else f"{cpu:,.1f}":>10}')
     print(f'  sampled at {r["fps"]:g} fps, one process decodes {d["decode_sampled_realtime"]:.0f}x faster than '
           'real time')
+    start = r['worker_start']
+    print(f'\nloader start-up to the first chunk, {start["workers"]} workers (best of 3; the loader uses '
+          'forkserver, fork only as the reference)')
+    ref = start['seconds'].get('fork')
+    for method, seconds in start['seconds'].items():
+        ratio = f'{seconds / ref:8.1f}x fork' if ref else ''
+        print(f'  {method:<20} {seconds:8.3f} s  {ratio}')
 
 
 if __name__ == '__main__':

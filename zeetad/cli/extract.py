@@ -70,6 +70,7 @@ def main(argv=None, prog=None) -> int:
     logging.basicConfig(level=logging.WARNING, format='%(levelname)s %(name)s: %(message)s')
     logging.getLogger('zeetad').setLevel(logging.INFO)
     from zeetad.video.feature_file import FeatureFileMismatch, FeatureWriteError
+    from zeetad.video.frame_loader import DecodeWorkerError
     # SLURM preemption and `kill` get the same clean shutdown as Ctrl-C.
     previous = signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
     try:
@@ -80,6 +81,11 @@ def main(argv=None, prog=None) -> int:
     except FeatureWriteError as e:  # disk full, file size limit: what was finished is kept
         print(f'error: {e}\nthe videos finished before are kept; free space (or raise the limit) and rerun the '
               'same command to resume', file=sys.stderr)
+        return 3
+    except DecodeWorkerError as e:  # shared memory full: what was finished is kept
+        print(f'error: {e}\nthe videos finished before are kept; give the container more shared memory '
+              '(docker --shm-size), lower --num-workers or --chunk-frames, and rerun the same command to resume',
+              file=sys.stderr)
         return 3
     except (FeatureFileMismatch, FileNotFoundError, ValueError) as e:  # bad arguments, not a crash
         print(f'error: {e}', file=sys.stderr)

@@ -17,7 +17,7 @@ import torch
 
 from .clip_image import ClipImageEncoder
 from .feature_file import FeatureFileWriter
-from .frame_loader import make_frame_loader
+from .frame_loader import DecodeWorkerError, make_frame_loader
 from .report import ExtractReport
 from .sources import VideoSource
 
@@ -96,6 +96,10 @@ def extract_features(videos: Sequence[VideoSource], out_path: str, encoder: Clip
     Returns:
         An :class:`ExtractReport`; ``interrupted`` is set after Ctrl-C, which
         is caught here once the file is closed.
+
+    Raises:
+        DecodeWorkerError: a worker could not hand frames over (shared memory
+            full); the videos finished so far are in ``out_path``.
     """
     report = ExtractReport(out_path=str(out_path), num_workers=num_workers)
     start = time.perf_counter()
@@ -134,6 +138,8 @@ def _consume(loader, encoder: ClipImageEncoder, writer: FeatureFileWriter, repor
     try:
         for chunk in iterator:
             vid = chunk['video_id']
+            if chunk['fatal']:
+                raise DecodeWorkerError(f'decoding worker failed on {vid} ({chunk["path"]}): {chunk["error"]}')
             if chunk['error'] is not None:
                 pending.pop(vid, None)
                 report.failed[vid] = chunk['error']

@@ -6,12 +6,26 @@ the next video from a shared counter (not a fixed split), so a few long videos
 do not leave the other workers idle. Each video arrives as one or more chunks
 of at most ``chunk_frames`` frames, in order; a video that fails to decode
 arrives as a chunk with ``error`` set (earlier chunks of it must be dropped).
+
+Workers start from a ``forkserver`` context (``spawn`` where there is none),
+never by forking the caller: a process that has decoded anything holds FFmpeg
+scaler and OpenMP thread state that a forked child inherits without the
+threads, and PyAV >= 14 children then wait forever in ``to_ndarray``.
+
+Chunks travel through shared memory (``/dev/shm``). A container's default of
+64 MB holds less than two 256-frame chunks at 224 px, so each chunk is also
+capped in bytes to what the shared memory (and the file size limit) leaves for
+the chunks in flight, and a worker that still cannot allocate one ends the run
+with :class:`DecodeWorkerError` instead of dropping the chunk silently.
 """
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import logging
 import multiprocessing
+import os
+import resource
 import time
 from typing import Callable, Dict, Iterator, Optional, Sequence
 
@@ -24,6 +38,45 @@ from .probe import VideoDecodeError, probe_video
 from .sources import VideoSource
 
 Chunk = Dict[str, object]
+logger = logging.getLogger(__name__)
+SHM_DIR = '/dev/shm'
+SHM_SHARE = 0.5  # of the free shared memory, for this loader's chunks in flight
+
+
+class DecodeWorkerError(RuntimeError):
+    """A decoding worker could not hand its frames to the main process (e.g. shared memory full)."""
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """The multiprocessing context for decoding workers: ``forkserver``, else ``spawn``; never ``fork``.
+
+    The fork server is a fresh interpreter that has imported this module (so torch) and nothing else;
+    each worker forks from it in ~tens of ms instead of re-importing torch as ``spawn`` would.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if 'forkserver' not in methods:
+        return multiprocessing.get_context('spawn')
+    ctx = multiprocessing.get_context('forkserver')
+    ctx.set_forkserver_preload([__name__])  # no effect once the server runs; harmless then
+    return ctx
+
+
+def chunk_byte_budget(chunks_in_flight: int, shm_dir: str = SHM_DIR) -> Optional[int]:
+    """Bytes one chunk may take so ``chunks_in_flight`` of them fit the shared memory; None: no limit known.
+
+    Half of what ``shm_dir`` has free, shared among the chunks in flight, and below the process's file
+    size limit (``ulimit -f``, which also bounds shared-memory files).
+    """
+    budgets = []
+    try:
+        st = os.statvfs(shm_dir)
+        budgets.append(int(st.f_bavail * st.f_frsize * SHM_SHARE) // max(chunks_in_flight, 1))
+    except OSError:  # no /dev/shm (macOS): torch uses other shared memory; no bound known
+        pass
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft != resource.RLIM_INFINITY:
+        budgets.append(int(soft * 0.9))
+    return max(min(budgets), 1) if budgets else None
 
 
 class VideoFrameChunks(IterableDataset):
@@ -38,23 +91,27 @@ class VideoFrameChunks(IterableDataset):
             one size, which is true of real videos).
         chunk_frames: frames per chunk; bounds worker memory for long videos.
         decoder_threads: FFmpeg threads per worker (0: FFmpeg's choice).
+        chunk_bytes: if set, a chunk also ends before its frames exceed this
+            many bytes (at least one frame a chunk); see :func:`chunk_byte_budget`.
         mp_context: multiprocessing context of the DataLoader that reads this
             (the shared work counter must come from the same one).
 
     Chunk keys: ``video_id``, ``path``, ``index`` (0, 1, ...), ``frames``
     ``(N, h, w, 3)`` uint8 tensor, ``timestamps`` ``(N,)`` float64 tensor,
-    ``last`` (bool), ``error`` (``None`` or the reason), ``info`` (probe
-    metadata dict, first chunk only) and ``decode_s`` (worker seconds spent).
+    ``last`` (bool), ``error`` (``None`` or the reason), ``fatal`` (the error
+    ends the whole run, not just this video), ``info`` (probe metadata dict,
+    first chunk only) and ``decode_s`` (worker seconds spent).
     """
 
     def __init__(self, videos: Sequence[VideoSource], fps: float,
                  preprocess: Optional[Callable[[np.ndarray], np.ndarray]] = None, chunk_frames: int = 256,
-                 decoder_threads: int = 1, mp_context=None):
+                 decoder_threads: int = 1, chunk_bytes: Optional[int] = None, mp_context=None):
         super().__init__()
         if chunk_frames < 1:
             raise ValueError(f'chunk_frames must be >= 1, got {chunk_frames}')
         self.videos, self.fps, self.preprocess = list(videos), float(fps), preprocess
         self.chunk_frames, self.decoder_threads = int(chunk_frames), int(decoder_threads)
+        self.chunk_bytes = None if chunk_bytes is None else max(int(chunk_bytes), 1)
         self._next = (mp_context or multiprocessing.get_context()).Value('q', 0)
 
     def _take(self) -> Optional[VideoSource]:
@@ -75,16 +132,22 @@ class VideoFrameChunks(IterableDataset):
             yield from self._chunks(video)
 
     def _chunks(self, video: VideoSource) -> Iterator[Chunk]:
-        index, frames, stamps = 0, [], []
+        index, frames, stamps, nbytes = 0, [], [], 0
         start = time.perf_counter()
         try:
             info = dataclasses.asdict(probe_video(video.path))
             for t, rgb in iter_frames(video.path, self.fps, threads=self.decoder_threads):
-                frames.append(rgb if self.preprocess is None else self.preprocess(rgb))
+                frame = rgb if self.preprocess is None else self.preprocess(rgb)
+                if frames and self.chunk_bytes is not None and nbytes + frame.nbytes > self.chunk_bytes:
+                    yield self._chunk(video, index, frames, stamps, False, info, start)
+                    index, frames, stamps, info, nbytes = index + 1, [], [], None, 0
+                    start = time.perf_counter()
+                frames.append(frame)
                 stamps.append(t)
+                nbytes += frame.nbytes
                 if len(frames) == self.chunk_frames:
                     yield self._chunk(video, index, frames, stamps, False, info, start)
-                    index, frames, stamps, info = index + 1, [], [], None
+                    index, frames, stamps, info, nbytes = index + 1, [], [], None, 0
                     start = time.perf_counter()
         except VideoDecodeError as e:
             yield self._error(video, index, e.reason)
@@ -100,14 +163,25 @@ class VideoFrameChunks(IterableDataset):
     @staticmethod
     def _chunk(video, index, frames, stamps, last, info, start) -> Chunk:
         array = np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
-        return dict(video_id=video.video_id, path=video.path, index=index, frames=torch.from_numpy(array),
-                    timestamps=torch.tensor(stamps, dtype=torch.float64), last=last, error=None, info=info,
-                    decode_s=time.perf_counter() - start)
+        tensor = torch.from_numpy(array)
+        if get_worker_info() is not None:
+            # Allocate the shared memory here, where a failure can be reported: the DataLoader's queue
+            # would allocate it in a feeder thread that only prints the error and drops the chunk,
+            # leaving the main process waiting forever.
+            try:
+                tensor.share_memory_()
+            except RuntimeError as e:
+                return VideoFrameChunks._error(
+                    video, index, f'cannot hand a {array.nbytes / 1e6:.1f} MB chunk of {len(frames)} frames to '
+                    f'the main process through shared memory ({SHM_DIR}): {e}', fatal=True)
+        return dict(video_id=video.video_id, path=video.path, index=index, frames=tensor,
+                    timestamps=torch.tensor(stamps, dtype=torch.float64), last=last, error=None, fatal=False,
+                    info=info, decode_s=time.perf_counter() - start)
 
     @staticmethod
-    def _error(video, index, reason) -> Chunk:
+    def _error(video, index, reason, fatal: bool = False) -> Chunk:
         return dict(video_id=video.video_id, path=video.path, index=index, frames=None, timestamps=None,
-                    last=True, error=str(reason), info=None, decode_s=0.0)
+                    last=True, error=str(reason), fatal=fatal, info=None, decode_s=0.0)
 
 
 def _keep(chunk: Chunk) -> Chunk:
@@ -120,10 +194,19 @@ def make_frame_loader(videos: Sequence[VideoSource], fps: float,
                       pin_memory: bool = False, prefetch_factor: int = 2) -> DataLoader:
     """A DataLoader yielding :class:`VideoFrameChunks` chunks, decoded in ``num_workers`` processes.
 
-    ``num_workers=0`` decodes in the calling process (debugging, tests).
+    ``num_workers=0`` decodes in the calling process (debugging, tests). Workers come from
+    :func:`worker_context`; chunks are capped to :func:`chunk_byte_budget` of the shared memory.
     """
-    ctx = multiprocessing.get_context()
-    dataset = VideoFrameChunks(videos, fps, preprocess, chunk_frames, decoder_threads, mp_context=ctx)
+    ctx = worker_context() if num_workers > 0 else multiprocessing.get_context()
+    chunk_bytes = None
+    if num_workers > 0:
+        chunk_bytes = chunk_byte_budget(num_workers * (prefetch_factor + 1))
+        if chunk_bytes is not None and chunk_bytes < 64 * 2 ** 20:
+            logger.info('decoding chunks capped at %.1f MB each: shared memory (%s) or the file size limit '
+                        'leaves that much for %d chunks in flight', chunk_bytes / 1e6, SHM_DIR,
+                        num_workers * (prefetch_factor + 1))
+    dataset = VideoFrameChunks(videos, fps, preprocess, chunk_frames, decoder_threads, chunk_bytes=chunk_bytes,
+                               mp_context=ctx)
     kwargs = {}
     if num_workers > 0:
         # in_order=False: hand over whichever worker's chunk is ready; chunks of one video still come in
