@@ -2,21 +2,32 @@
 import numpy as np
 import pytest
 
-from zeetad.apis import (NoClassesError, StreamSpec, VideoMeta, VideoTooShortError, format_detections, load_curves,
-                         parse_class_names, save_curves, video_windows)
+from zeetad.apis import (NoClassesError, RepeatedClassNamesError, StreamSpec, VideoMeta, VideoTooShortError,
+                         format_detections, load_curves, parse_class_names, save_curves, video_windows)
 
 
 def test_parse_class_names(tmp_path):
-    assert parse_class_names(' high jump, pole vault;a person falling\nhigh jump ,') == [
+    assert parse_class_names(' high jump, pole vault;a person falling\n ,') == [
         'high jump', 'pole vault', 'a person falling']
     names = tmp_path / 'names.txt'
     names.write_text('# my classes\nHighJump\n\nPoleVault\n')
-    assert parse_class_names([f'@{names}', 'swim, HighJump']) == ['HighJump', 'PoleVault', 'swim']
+    assert parse_class_names([f'@{names}', 'swim, High Jump']) == ['HighJump', 'PoleVault', 'swim', 'High Jump']
     for empty in ('', ' , ;\n', [], None):
         with pytest.raises(NoClassesError, match='no class names given'):
             parse_class_names(empty)
     with pytest.raises(NoClassesError, match='not found'):
         parse_class_names('@' + str(tmp_path / 'missing.txt'))
+
+
+def test_a_class_named_twice_is_an_error(tmp_path):
+    """One CLIP text under two names would double every detection and split the scores between them."""
+    with pytest.raises(RepeatedClassNamesError, match=r"given more than once \(case and spaces ignored\): "
+                                                      r"'high jump' and 'High  Jump'; give each class once"):
+        parse_class_names('high jump, pole vault, High  Jump')
+    names = tmp_path / 'names.txt'
+    names.write_text('swim\n')
+    with pytest.raises(RepeatedClassNamesError, match=r"'swim' and 'swim'"):
+        parse_class_names([f'@{names}', 'swim'])
 
 
 def test_windows_follow_the_dataset_layout():

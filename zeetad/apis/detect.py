@@ -38,7 +38,10 @@ def probe_videos(source: str) -> tuple[list, dict]:
     """
     from zeetad.video.probe import VideoDecodeError, probe_video
     from zeetad.video.sources import list_videos
-    sources = list_videos(source)
+    try:
+        sources = list_videos(source)
+    except ValueError as exc:  # two videos with one file stem (the video id)
+        raise DetectError(str(exc)) from None
     if not sources:
         raise DetectError(f'no video files found in {source}')
     videos, failed = [], {}

@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from zeetad.utils.atomic_io import atomic_path
+from zeetad.utils.atomic_io import WriteError, atomic_path
 from zeetad.utils.file_lock import OutputLock
 
 logger = logging.getLogger(__name__)
@@ -95,11 +95,8 @@ def run_attrs_of(path: str) -> dict:
         return {k: _plain(v) for k, v in h5.attrs.items()}
 
 
-class FeatureWriteError(OSError):
+class FeatureWriteError(WriteError):
     """Features that could not be written (disk full, file size limit, ...); the message names the file."""
-
-    def __str__(self) -> str:
-        return self.strerror
 
 
 def parts_dir(path: str) -> str:
