@@ -223,3 +223,17 @@ def test_an_unwritable_output_is_refused_before_any_work(setup, capsys, tmp_path
     assert capsys.readouterr().err == (f'error: cannot write {tmp_path / "ro" / "o.json"}: the folder '
                                        f'{tmp_path / "ro"} is not writable (Read-only file system)\n')
     assert os.listdir(tmp_path / 'ro') == []
+
+
+def test_checkpoints_differing_only_in_denoising_weights_are_accepted(setup, tmp_path):
+    """DN denoising queries are used in training only: a checkpoint trained with them detects with a config
+    without them and the other way round (both were refused as not fitting the model)."""
+    dn_cfg = tmp_path / 'dn.py'
+    dn_cfg.write_text(f"_base_ = [{str(setup['cfg'])!r}]\nmodel = dict(denoising=dict(_delete_=True, num_groups=2))\n")
+    dn_ckpt = write_zeetad_checkpoint(str(tmp_path / 'dn.pth'), str(dn_cfg))
+    assert any(k.startswith('denoising.') for k in torch.load(dn_ckpt)['state_dict'])
+    for cfg, ckpt in ((setup['cfg'], dn_ckpt), (dn_cfg, setup['ckpt'])):
+        out = tmp_path / f'{os.path.basename(str(ckpt))}.json'
+        assert detect(setup['videos'], '--classes', CLASSES, '--config', cfg, '--checkpoint', ckpt, '--out', out,
+                      '--cache-dir', setup['root'] / 'out' / 'zeetad_cache') == 0
+        assert sorted(json.loads(out.read_text())['results']) == ['match_a', 'match_b']
