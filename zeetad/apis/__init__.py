@@ -18,7 +18,7 @@ from .outputs import format_detections, load_curves, save_curves, write_outputs
 __all__ = [
     'parse_class_names', 'DetectionRun', 'detect_video', 'detect_videos', 'probe_videos', 'run_zeal', 'run_zeetad',
     'DetectError', 'MissingFeaturesError', 'NoClassesError', 'RepeatedClassNamesError', 'TextEncoderMismatchError',
-    'VideoReadError', 'VideoTooShortError', 'ClipSpec', 'extract_clip_cached', 'StreamSpec', 'VideoMeta', 'build_merger',
-    'clip_similarity_curves', 'detect_windows', 'merge_video', 'video_windows', 'check_text_encoder',
+    'VideoReadError', 'VideoTooShortError', 'ClipSpec', 'extract_clip_cached', 'StreamSpec', 'VideoMeta',
+    'build_merger', 'clip_similarity_curves', 'detect_windows', 'merge_video', 'video_windows', 'check_text_encoder',
     'init_detector', 'load_detect_config', 'format_detections', 'load_curves', 'save_curves', 'write_outputs'
 ]
