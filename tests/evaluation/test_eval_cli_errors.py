@@ -176,5 +176,5 @@ def test_a_huge_truncated_file_is_named_without_reading_it(tmp_path):
         eval_detections.main([gt_path, pred_path, '--subset', 'Test'])
     assert time.perf_counter() - start < 1.0
     assert str(err.value) == (f"eval_detections: error: {pred_path}: truncated or not valid JSON: its "
-                              f"2,147,483,648 bytes end with {bytes(40)!r}, not the closing '}}' (a copy or write "
+                              f"2,147,483,648 bytes end with {bytes(20)!r}, not the closing '}}' (a copy or write "
                               "that did not finish?)")

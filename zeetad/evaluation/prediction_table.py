@@ -73,7 +73,7 @@ def check_json_ends(path: str, probe: int = 4096) -> None:
     if closing is None:
         raise ValueError(f'{path}: not valid JSON: it starts with {head[:40]!r} ({size:,} bytes; expected "{{")')
     if not tail.endswith(closing):
-        raise ValueError(f'{path}: truncated or not valid JSON: its {size:,} bytes end with {tail[-40:]!r}, not '
+        raise ValueError(f'{path}: truncated or not valid JSON: its {size:,} bytes end with {tail[-20:]!r}, not '
                          f'the closing {closing.decode()!r} (a copy or write that did not finish?)')
 
 

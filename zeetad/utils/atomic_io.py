@@ -36,17 +36,19 @@ def atomic_path(path: str, suffix: str = '.tmp') -> Iterator[str]:
 
 
 def check_writable(path: str) -> None:
-    """Raise :class:`WriteError` naming ``path`` unless a file can be created in its folder (created if missing): an
-    output on a read-only file system is then reported before the work, not after it."""
-    folder = os.path.dirname(os.path.abspath(os.fspath(path)))
+    """Raise :class:`WriteError` naming ``path`` unless a file can be created in its folder (or, while that is
+    missing, in its nearest existing parent); creates nothing. An output on a read-only file system is then
+    reported before the work, not after it."""
+    existing = os.path.dirname(os.path.abspath(os.fspath(path)))
+    while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)  # the folder is created later, in the nearest one that exists
     try:
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix='.write-check.', dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix='.write-check.', dir=existing)
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise WriteError(e.errno, f'cannot write {path}: the folder {folder} is not writable ({e.strerror or e})',
-                      os.fspath(path)) from None
+        raise WriteError(e.errno, f'cannot write {path}: the folder {existing} is not writable '
+                                  f'({e.strerror or e})', os.fspath(path)) from None
 
 
 def _umask() -> int:
