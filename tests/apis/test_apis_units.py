@@ -64,3 +64,23 @@ def test_table_and_curves_files(tmp_path):
     assert list(back['v']) == ['high jump', 'a/b (end)']
     np.testing.assert_array_equal(back['v']['a/b (end)'][1], -t)
     assert load_curves(path, 'nope') == {}
+
+
+@pytest.mark.parametrize('array, shape', [(np.zeros((20, 9)), '(20, 9)'), (np.zeros((0, 8)), '(0, 8)'),
+                                          (np.zeros(8), '(8,)')])
+def test_user_localisation_features_of_the_wrong_shape_are_named(tmp_path, array, shape):
+    """Wrong dims, no rows or a 1-D array in --loc-features: an error naming the file and video, before the model
+    sees them."""
+    from zeetad.apis import DetectError
+    from zeetad.apis.detect import _check_user_loc
+    from zeetad.datasets.feature_store import build_feature_store
+    np.save(tmp_path / 'a.npy', np.zeros((20, 8), np.float32))
+    np.save(tmp_path / 'b.npy', array.astype(np.float32))
+    store = build_feature_store(dict(format='npy', root=str(tmp_path), dim=8,
+                                     timebase=dict(stride=4, window=16, fps=None)), 'loc_features')
+    videos = [VideoMeta('a', 'a.mp4', 10.0, 25.0), VideoMeta('b', 'b.mp4', 10.0, 25.0)]
+    _check_user_loc(store, videos[:1], str(tmp_path), 8)
+    with pytest.raises(DetectError) as info:
+        _check_user_loc(store, videos, str(tmp_path), 8)
+    assert str(info.value) == (f"--loc-features {tmp_path / 'b.npy'}: features of video 'b' must be (T >= 1, 8), "
+                               f"got shape {shape}")
