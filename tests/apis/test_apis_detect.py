@@ -182,3 +182,58 @@ def test_i3d_config_needs_localisation_features(setup, capsys, tmp_path):
     assert detect(setup['videos'], '--classes', CLASSES, '--config', cfg, '--checkpoint', setup['ckpt'],
                   '--out', tmp_path / 'o.json') == 2
     assert '--loc-features' in capsys.readouterr().err
+
+
+def test_a_class_named_twice_is_refused_before_any_work(setup, capsys, tmp_path):
+    """'High Jump' beside 'high jump' would give every detection twice with the scores split between them."""
+    assert detect(setup['videos'], '--classes', 'high jump, pole vault, High Jump', '--config', setup['cfg'],
+                  '--checkpoint', setup['ckpt'], '--out', tmp_path / 'o.json') == 2
+    err = capsys.readouterr().err
+    assert err == ("error: class names given more than once (case and spaces ignored): 'high jump' and "
+                   "'High Jump'; give each class once\n")
+    assert not (tmp_path / 'zeetad_cache').exists() and not (tmp_path / 'o.json').exists()
+
+
+def test_two_videos_with_one_stem_exit_2_with_one_line(setup, capsys, tmp_path):
+    folder = tmp_path / 'twins'
+    folder.mkdir()
+    os.symlink(setup['videos'] / 'match_b.mp4', folder / 'match.mp4')
+    os.symlink(setup['videos'] / 'match_b.mp4', folder / 'match.mkv')
+    assert detect(folder, '--classes', CLASSES, '--config', setup['cfg'], '--checkpoint', setup['ckpt'],
+                  '--out', tmp_path / 'o.json') == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: two videos share the id 'match': ") and err.count('\n') == 1
+    assert 'Traceback' not in err
+
+
+def test_an_unwritable_output_is_refused_before_any_work(setup, capsys, tmp_path, monkeypatch):
+    import errno
+    import tempfile
+    real = tempfile.mkstemp
+
+    def read_only(*args, dir=None, **kwargs):
+        if str(dir).startswith(str(tmp_path / 'ro')):
+            raise OSError(errno.EROFS, 'Read-only file system')
+        return real(*args, dir=dir, **kwargs)
+
+    (tmp_path / 'ro').mkdir()
+    monkeypatch.setattr(tempfile, 'mkstemp', read_only)
+    assert detect(setup['videos'], '--classes', CLASSES, '--config', setup['cfg'], '--checkpoint', setup['ckpt'],
+                  '--out', tmp_path / 'ro' / 'o.json') == 2
+    assert capsys.readouterr().err == (f'error: cannot write {tmp_path / "ro" / "o.json"}: the folder '
+                                       f'{tmp_path / "ro"} is not writable (Read-only file system)\n')
+    assert os.listdir(tmp_path / 'ro') == []
+
+
+def test_checkpoints_differing_only_in_denoising_weights_are_accepted(setup, tmp_path):
+    """DN denoising queries are used in training only: a checkpoint trained with them detects with a config
+    without them and the other way round (both were refused as not fitting the model)."""
+    dn_cfg = tmp_path / 'dn.py'
+    dn_cfg.write_text(f"_base_ = [{str(setup['cfg'])!r}]\nmodel = dict(denoising=dict(_delete_=True, num_groups=2))\n")
+    dn_ckpt = write_zeetad_checkpoint(str(tmp_path / 'dn.pth'), str(dn_cfg))
+    assert any(k.startswith('denoising.') for k in torch.load(dn_ckpt)['state_dict'])
+    for cfg, ckpt in ((setup['cfg'], dn_ckpt), (dn_cfg, setup['ckpt'])):
+        out = tmp_path / f'{os.path.basename(str(ckpt))}.json'
+        assert detect(setup['videos'], '--classes', CLASSES, '--config', cfg, '--checkpoint', ckpt, '--out', out,
+                      '--cache-dir', setup['root'] / 'out' / 'zeetad_cache') == 0
+        assert sorted(json.loads(out.read_text())['results']) == ['match_a', 'match_b']

@@ -2,21 +2,32 @@
 import numpy as np
 import pytest
 
-from zeetad.apis import (NoClassesError, StreamSpec, VideoMeta, VideoTooShortError, format_detections, load_curves,
-                         parse_class_names, save_curves, video_windows)
+from zeetad.apis import (NoClassesError, RepeatedClassNamesError, StreamSpec, VideoMeta, VideoTooShortError,
+                         format_detections, load_curves, parse_class_names, save_curves, video_windows)
 
 
 def test_parse_class_names(tmp_path):
-    assert parse_class_names(' high jump, pole vault;a person falling\nhigh jump ,') == [
+    assert parse_class_names(' high jump, pole vault;a person falling\n ,') == [
         'high jump', 'pole vault', 'a person falling']
     names = tmp_path / 'names.txt'
     names.write_text('# my classes\nHighJump\n\nPoleVault\n')
-    assert parse_class_names([f'@{names}', 'swim, HighJump']) == ['HighJump', 'PoleVault', 'swim']
+    assert parse_class_names([f'@{names}', 'swim, High Jump']) == ['HighJump', 'PoleVault', 'swim', 'High Jump']
     for empty in ('', ' , ;\n', [], None):
         with pytest.raises(NoClassesError, match='no class names given'):
             parse_class_names(empty)
     with pytest.raises(NoClassesError, match='not found'):
         parse_class_names('@' + str(tmp_path / 'missing.txt'))
+
+
+def test_a_class_named_twice_is_an_error(tmp_path):
+    """One CLIP text under two names would double every detection and split the scores between them."""
+    with pytest.raises(RepeatedClassNamesError, match=r"given more than once \(case and spaces ignored\): "
+                                                      r"'high jump' and 'High  Jump'; give each class once"):
+        parse_class_names('high jump, pole vault, High  Jump')
+    names = tmp_path / 'names.txt'
+    names.write_text('swim\n')
+    with pytest.raises(RepeatedClassNamesError, match=r"'swim' and 'swim'"):
+        parse_class_names([f'@{names}', 'swim'])
 
 
 def test_windows_follow_the_dataset_layout():
@@ -53,3 +64,23 @@ def test_table_and_curves_files(tmp_path):
     assert list(back['v']) == ['high jump', 'a/b (end)']
     np.testing.assert_array_equal(back['v']['a/b (end)'][1], -t)
     assert load_curves(path, 'nope') == {}
+
+
+@pytest.mark.parametrize('array, shape', [(np.zeros((20, 9)), '(20, 9)'), (np.zeros((0, 8)), '(0, 8)'),
+                                          (np.zeros(8), '(8,)')])
+def test_user_localisation_features_of_the_wrong_shape_are_named(tmp_path, array, shape):
+    """Wrong dims, no rows or a 1-D array in --loc-features: an error naming the file and video, before the model
+    sees them."""
+    from zeetad.apis import DetectError
+    from zeetad.apis.detect import _check_user_loc
+    from zeetad.datasets.feature_store import build_feature_store
+    np.save(tmp_path / 'a.npy', np.zeros((20, 8), np.float32))
+    np.save(tmp_path / 'b.npy', array.astype(np.float32))
+    store = build_feature_store(dict(format='npy', root=str(tmp_path), dim=8,
+                                     timebase=dict(stride=4, window=16, fps=None)), 'loc_features')
+    videos = [VideoMeta('a', 'a.mp4', 10.0, 25.0), VideoMeta('b', 'b.mp4', 10.0, 25.0)]
+    _check_user_loc(store, videos[:1], str(tmp_path), 8)
+    with pytest.raises(DetectError) as info:
+        _check_user_loc(store, videos, str(tmp_path), 8)
+    assert str(info.value) == (f"--loc-features {tmp_path / 'b.npy'}: features of video 'b' must be (T >= 1, 8), "
+                               f"got shape {shape}")

@@ -147,3 +147,43 @@ def test_checkpoint_of_another_class_split_is_refused(tiny_dataset, tiny_clip_ck
                                               'trains on zero-shot 75/25 split 1'):
         runner(1, 'resume1', resume=ckpt).train()
     assert 'average_mAP' in str(runner(0, 'test0', load_from=ckpt, stage='test').test())  # its own split: fine
+
+
+def test_training_only_tensors_follow_the_model_outside_resume():
+    from zeetad.engine.checkpoint_io import check_state_dict_fits, fit_training_only
+    plain = torch.nn.ModuleDict({'head': torch.nn.Linear(3, 2)})
+    with_dn = torch.nn.ModuleDict({'head': torch.nn.Linear(3, 2), 'denoising': torch.nn.Linear(2, 2)})
+    trained = {f'module.{k}': v for k, v in with_dn.state_dict().items()}
+    assert fit_training_only(plain, trained) == ['denoising.weight', 'denoising.bias']
+    assert sorted(trained) == ['module.head.bias', 'module.head.weight']
+    check_state_dict_fits(plain, trained, 'dn.pth')
+    state = plain.state_dict()
+    assert fit_training_only(with_dn, state) == ['denoising.weight', 'denoising.bias']
+    assert torch.equal(state['denoising.weight'], with_dn.denoising.weight)
+    check_state_dict_fits(with_dn, state, 'plain.pth')
+    other = {'head.weight': torch.zeros(2, 3)}  # other tensors stay the fit check's business
+    fit_training_only(plain, other)
+    with pytest.raises(CheckpointError, match='1 missing keys: head.bias'):
+        check_state_dict_fits(plain, other, 'x.pth')
+
+
+def test_test_accepts_a_checkpoint_trained_with_denoising_queries(options, tiny_clip_ckpt, tmp_path):
+    """tools/test.py refused it: "N unexpected keys: denoising.content, ..." although they are training-only."""
+    import zeetad.models  # noqa: F401
+    from testing_utils import DEMO_CONFIG
+
+    from zeetad.engine.runner_setup import build_runner, load_config
+    from zeetad.registry import MODELS
+    options = {**options, 'model.classifier.text_encoder.pretrained': tiny_clip_ckpt,
+               'test_dataloader.num_workers': 0, 'test_dataloader.persistent_workers': False}
+    cfg = load_config(DEMO_CONFIG, options, work_dir=str(tmp_path / 'work'))
+    assert cfg.model.denoising == dict(num_groups=3)  # trained with denoising queries, tested without them
+    trained = MODELS.build(cfg.model)
+    cfg.model.denoising = None
+    ckpt = str(tmp_path / 'dn.pth')
+    torch.save({'state_dict': trained.state_dict(), 'meta': {}}, ckpt)
+    cfg.load_from = ckpt
+    runner = build_runner(cfg, stage='test')
+    assert 'average_mAP' in str(runner.test())
+    head = 'classifier.logit_bias'
+    assert torch.equal(runner.model.state_dict()[head], trained.state_dict()[head])

@@ -7,6 +7,7 @@ import pytest
 
 from testing_utils import DEMO_CONFIG as DEMO
 from testing_utils import ROOT
+from testing_utils import config_errors
 from testing_utils import config_errors as _errors
 
 from zeetad.engine.config_check import ConfigError, validate_config
@@ -154,3 +155,15 @@ def test_checkpoint_none_is_refused_for_a_trainable_model(options, tiny_clip_ckp
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
     assert 'error: checkpoint "none": ZEETAD has' in proc.stderr and 'trainable parameters' in proc.stderr
+
+
+@pytest.mark.parametrize('which, extra', [('train_classes', ' jump '), ('test_classes', 'THROW')])
+def test_a_custom_split_naming_a_class_twice_is_refused_before_training(options, which, extra):
+    """Twice in train_classes trained on a doubled text; twice in test_classes failed after a whole epoch."""
+    split = dict(mode='custom', train_classes=['Jump', 'Run'], test_classes=['Throw'])
+    split[which].append(extra)
+    message = config_errors(options, **{'train_dataloader.dataset.split': split, 'test_dataloader.dataset.split': split,
+                                        'val_dataloader.dataset.split': split})
+    first = 'Jump' if which == 'train_classes' else 'Throw'
+    assert (f"train_dataloader.dataset.split.{which}: class names listed more than once (case and spaces "
+            f"ignored): '{first}' and '{extra}'") in message

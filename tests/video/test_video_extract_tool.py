@@ -243,3 +243,47 @@ def test_a_folder_without_videos_is_an_error(tool, tmp_path, tiny_clip_file, cap
     assert tool.main(tool_args(tmp_path / 'empty', tmp_path / 'f.h5', tiny_clip_file)) == 2
     assert f'no video files in {tmp_path / "empty"}' in capsys.readouterr().err
     assert not (tmp_path / 'f.h5').exists()
+
+
+def test_two_runs_into_one_file_keep_every_video(video_dir, tmp_path, tiny_clip_file, reference):
+    """Two extractions over different halves of a folder into the same OUT.h5 at the same time: every video
+    of both is in OUT.h5 afterwards and nothing is left beside it."""
+    names = sorted(GOOD.values())
+    out = tmp_path / 'clip.h5'
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=str(ROOT))
+    procs = []
+    for k, half in enumerate((names[:len(names) // 2], names[len(names) // 2:])):
+        listing = tmp_path / f'half{k}.txt'
+        listing.write_text(''.join(f'{video_dir / n}\n' for n in half))
+        procs.append(subprocess.Popen([sys.executable, str(TOOL), *tool_args(listing, out, tiny_clip_file)],
+                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=240)
+        assert proc.returncode == 0, stderr[-3000:]
+    check_output(out, reference)
+    assert sorted(os.listdir(tmp_path)) == ['clip.h5', 'half0.txt', 'half1.txt', 'videos']
+
+
+def test_a_read_only_output_is_reported_before_decoding(tool, video_dir, tmp_path, tiny_clip_file, monkeypatch,
+                                                        capsys):
+    """Exit 3 naming the file, no video decoded, and no "free space" advice (the disk is not full)."""
+    import errno
+    from zeetad.video import extract
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).startswith(str(tmp_path / 'ro')):
+            raise OSError(errno.EROFS, 'Read-only file system', path)
+        return real_open(path, *args, **kwargs)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError('decoding started')
+
+    (tmp_path / 'ro').mkdir()
+    monkeypatch.setattr(os, 'open', read_only)
+    monkeypatch.setattr(extract, 'make_frame_loader', no_decoding)
+    assert tool.main(tool_args(video_dir, tmp_path / 'ro' / 'clip.h5', tiny_clip_file)) == 3
+    err = capsys.readouterr().err
+    assert f'error: cannot write {tmp_path / "ro" / "clip.h5"}: the folder {tmp_path / "ro"} is not writable ' \
+           '(Read-only file system)' in err
+    assert 'free space' not in err and 'make the output writable' in err and 'Traceback' not in err

@@ -173,3 +173,40 @@ def test_unmerged_parts_count_as_done_and_are_merged_later(tmp_path):
         FeatureFileWriter(shard, dict(RUN, model='other'))
     merge_feature_files(out, find_shards(out), remove_inputs=True)
     assert complete_ids(out) == {'v1', 'v2'} and find_shards(out) == [] and os.listdir(tmp_path) == ['clip.h5']
+
+
+def test_two_writers_of_one_file_keep_each_others_videos(tmp_path):
+    """Two runs into one file, interleaved: each merge starts from the file as it is then and deletes only the
+    parts it merged, so the videos of both survive (a merge used to rebuild the file from what it read at start
+    and delete the whole parts folder, losing the other run's videos)."""
+    out = str(tmp_path / 'clip.h5')
+    write(out, {'v0': 2})
+    first, second = FeatureFileWriter(out, RUN), FeatureFileWriter(out, RUN)
+    first.write('v1', feats(5), np.arange(5) / 2.0)
+    second.write('v2', feats(3), np.arange(3) / 2.0)
+    first.close()
+    assert complete_ids(out) == {'v0', 'v1', 'v2'}  # the second run's finished part was merged too, not deleted
+    second.write('v3', feats(4), np.arange(4) / 2.0)
+    second.close()
+    assert complete_ids(out) == {'v0', 'v1', 'v2', 'v3'} and os.listdir(tmp_path) == ['clip.h5']
+    with h5py.File(out, 'r') as h5:
+        np.testing.assert_allclose(h5['v2'][()], feats(3), atol=2e-3, rtol=1e-3)
+
+
+def test_an_unwritable_output_folder_fails_at_once(tmp_path, monkeypatch):
+    """A read-only file system: reported when the writer opens (before any video is decoded), naming the file."""
+    import errno
+    from zeetad.video.feature_file import FeatureWriteError
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).startswith(str(tmp_path / 'ro')):
+            raise OSError(errno.EROFS, 'Read-only file system', path)
+        return real_open(path, *args, **kwargs)
+
+    (tmp_path / 'ro').mkdir()
+    monkeypatch.setattr(os, 'open', read_only)
+    with pytest.raises(FeatureWriteError, match=r'cannot write .*ro/clip\.h5: the folder .*ro is not writable '
+                                                r'\(Read-only file system\)') as info:
+        FeatureFileWriter(str(tmp_path / 'ro' / 'clip.h5'), RUN)
+    assert info.value.errno == errno.EROFS

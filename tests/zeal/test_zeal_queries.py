@@ -13,6 +13,8 @@ GOOD = {'start': 'Is the athlete starting to spin?', 'end': 'Has the hammer just
 
 def test_validate_entry_reports_each_problem():
     assert validate_entry(GOOD) == (ActionQueries(**GOOD), None)
+    for question in ('Does the bar fall?', 'CAN the ball be seen ?', 'are  both feet off the ground?'):
+        assert validate_entry(dict(GOOD, start=question))[1] is None
     cases = {
         'missing key': {k: v for k, v in GOOD.items() if k != 'end'},
         'unexpected key': dict(GOOD, extra='x'),
@@ -21,6 +23,11 @@ def test_validate_entry_reports_each_problem():
         'identical': dict(GOOD, end=GOOD['start']),
         'several lines': dict(GOOD, start='Is it?\nReally?'),
         'expected an object': ['a', 'b'],
+        '"start" must be a yes/no question': dict(GOOD, start='jumping'),
+        '"end" must be a yes/no question': dict(GOOD, end='x'),
+        "yes/no question (a verb such as \"Is\", \"Does\" or \"Has\" first, \"?\" last): the LVLM answers it with "
+        "P(yes); got 'What is the athlete doing?'": dict(GOOD, start='What is the athlete doing?'),
+        "got 'Is the hammer released'": dict(GOOD, end='Is the hammer released'),
     }
     for fragment, entry in cases.items():
         queries, why = validate_entry(entry)
@@ -114,3 +121,14 @@ def test_generate_queries_batches_and_template(tmp_path):
     assert sorted(report.queries) == ['AB', 'C'] and '- AB\n- C' in backend.asked[0]
     report = generate_queries(['X'], 'template', str(tmp_path / 't.json'), progress=False)
     assert report.ok and report.queries['X'] == template_queries(['X'])['X']
+
+
+def test_a_query_that_is_not_a_yes_no_question_names_the_class(tmp_path):
+    """"jumping" or "x" as a start question used to be accepted: P(yes) of a non-question is noise."""
+    path = tmp_path / 'q.json'
+    path.write_text(json.dumps({'HighJump': dict(GOOD, start='jumping'), 'PoleVault': GOOD}))
+    with pytest.raises(QueryValidationError) as info:
+        load_queries(str(path), ['HighJump', 'PoleVault'])
+    assert list(info.value.errors) == ['HighJump']
+    assert f'{path}: 1 class(es) with invalid or missing queries:\n  HighJump: "start" must be a yes/no question' \
+        in str(info.value)

@@ -38,7 +38,10 @@ def probe_videos(source: str) -> tuple[list, dict]:
     """
     from zeetad.video.probe import VideoDecodeError, probe_video
     from zeetad.video.sources import list_videos
-    sources = list_videos(source)
+    try:
+        sources = list_videos(source)
+    except ValueError as exc:  # two videos with one file stem (the video id)
+        raise DetectError(str(exc)) from None
     if not sources:
         raise DetectError(f'no video files found in {source}')
     videos, failed = [], {}
@@ -79,11 +82,17 @@ def _user_loc_store_cfg(path: str, loc: dict) -> dict:
     raise FileNotFoundError(f'--loc-features: no such folder or HDF5 file: {path}')
 
 
-def _check_user_loc(store, videos: list, path: str) -> None:
+def _check_user_loc(store, videos: list, path: str, dim: Optional[int] = None) -> None:
+    """Every video has ``(T >= 1, dim)`` features in ``store`` (else an error naming the file and video)."""
     absent = [v.video_id for v in videos if not store.has(v.video_id)]
     if absent:
         raise MissingFeaturesError(f'--loc-features {path} has no features for {absent[:3]} '
                                    f'({len(absent)} of {len(videos)} videos; ids are the video file stems)')
+    for video in videos:
+        shape = tuple(store.shape(video.video_id))
+        if len(shape) != 2 or shape[0] < 1 or (dim is not None and shape[1] != dim):
+            raise DetectError(f'--loc-features {store.path_of(video.video_id)}: features of video '
+                              f'{video.video_id!r} must be (T >= 1, {dim or "C"}), got shape {shape}')
 
 
 def run_zeetad(run: DetectionRun, cfg, checkpoint: str, cache_dir: str, *, loc_features: Optional[str] = None,
@@ -137,7 +146,7 @@ def run_zeetad(run: DetectionRun, cfg, checkpoint: str, cache_dir: str, *, loc_f
     if not loc_clip:
         user = _user_loc_store_cfg(loc_features, loc)
         stores['loc'] = build_feature_store(user, 'loc_features')
-        _check_user_loc(stores['loc'], videos, loc_features)
+        _check_user_loc(stores['loc'], videos, loc_features, loc.get('dim'))
     spec = StreamSpec(loc=loc, clip=clip_cfg, window_size=ds.get('window_size'),
                       window_overlap=float(ds.get('window_overlap', 0.25)), resize_length=ds.get('resize_length'))
     merger = build_merger(cfg)

@@ -12,6 +12,10 @@ class NoClassesError(DetectError, ValueError):
     """No class names were given, or they were all blank."""
 
 
+class RepeatedClassNamesError(DetectError, ValueError):
+    """A class named twice (case and spaces ignored): one CLIP text, every detection doubled and scores split."""
+
+
 class VideoReadError(DetectError, VideoDecodeError):
     """A video that cannot be opened or decoded: the decoder's ``path`` and ``reason`` (and its pickling)."""
 

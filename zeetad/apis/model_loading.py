@@ -67,7 +67,7 @@ def init_detector(cfg, checkpoint: Optional[str], device: str = 'cpu', check_tex
         CheckpointError: other keys or shapes that do not fit the config (names the first ones).
     """
     import zeetad.models  # noqa: F401  (registers the model parts)
-    from zeetad.engine.checkpoint_io import check_state_dict_fits, load_checkpoint_file
+    from zeetad.engine.checkpoint_io import check_state_dict_fits, fit_training_only, load_checkpoint_file
     from zeetad.registry import MODELS
 
     model = MODELS.build(cfg.model)
@@ -77,6 +77,7 @@ def init_detector(cfg, checkpoint: Optional[str], device: str = 'cpu', check_tex
         state = {k[len('module.'):] if k.startswith('module.') else k: v for k, v in state.items()}
         if check_text and hasattr(model, 'classifier'):
             check_text_encoder(model, state, checkpoint, text_encoder_description(cfg))
+        fit_training_only(model, state)  # denoising queries: training only, trained with or not
         check_state_dict_fits(model, state, checkpoint)  # one check for detect, test and resume
         model.load_state_dict(state)
     return model.to(device).eval()

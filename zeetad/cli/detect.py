@@ -10,7 +10,9 @@ frame features the method needs are extracted with zeetad's own extractor and ca
 official results format (``--out``), the same as a table (``<out stem>.txt``, also printed), and with
 ``--plot`` one timeline PNG per video (``<out stem>_plots/``).
 
-Exit status: 0 all videos done; 1 some videos failed (listed); 2 bad input (the message says which).
+Exit status: 0 all videos done; 1 some videos failed (listed); 2 bad input (the message says which: a class
+named twice, two videos with the same file stem, features of the wrong shape, an output folder that is not
+writable, ...).
 """
 import argparse
 import os
@@ -56,11 +58,17 @@ def _cuda() -> bool:
 def main(argv=None, prog=None) -> int:
     args = parse_args(argv, prog)
     from zeetad.apis import DetectError, detect_videos, write_outputs
-    from zeetad.engine.checkpoint_io import CheckpointError
+    from zeetad.engine.cli import user_errors
+    from zeetad.utils.atomic_io import check_writable
     from zeetad.utils.heap import retain_freed_heap
     from zeetad.zeal.queries import QueryValidationError
     retain_freed_heap()  # same numbers, less CPU per window (zeetad/utils/heap.py)
     cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.out)), 'zeetad_cache')
+    try:
+        check_writable(args.out)  # a read-only output is reported now, not after the detection
+    except OSError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 2
     try:
         run = detect_videos(args.videos, args.classes, config=args.config, checkpoint=args.checkpoint,
                             zeal=args.zeal, cache_dir=cache_dir, cfg_options=args.cfg_options,
@@ -68,7 +76,7 @@ def main(argv=None, prog=None) -> int:
                             batch_size=args.batch_size, num_workers=args.num_workers,
                             progress=not args.no_progress, lvlm=args.lvlm, queries_file=args.queries,
                             lvlm_batch_size=args.lvlm_batch_size)
-    except (DetectError, CheckpointError, QueryValidationError, FileNotFoundError) as exc:
+    except (DetectError, QueryValidationError, *user_errors()) as exc:  # each names its file, video or key
         print(f'error: {exc}', file=sys.stderr)
         return 2
     files = write_outputs(run, args.out, table_thr=args.score_thr, table_rows=args.max_rows, plot=args.plot,

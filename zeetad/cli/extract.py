@@ -9,9 +9,12 @@ Each video becomes the dataset ``OUT.h5[video_id]`` of shape (T, C), row i the f
 seconds. Rerunning the same command resumes; Ctrl-C or a failed write (disk full) leaves a valid file and
 keeps every finished video. Exit status: 0 all done, 1 some videos failed (listed in the summary; they are
 retried on the next run), 2 bad arguments (e.g. OUT.h5 was written with other settings), 3 the output could
-not be written (the finished videos are kept; rerun to resume), 130 interrupted.
+not be written (disk full, or a read-only output folder: reported before any video is decoded; the finished
+videos are kept; rerun to resume), 130 interrupted. Two runs may write one OUT.h5 at once (e.g. over different
+halves of a folder): each merges its videos under a lock, and every video of both ends up in OUT.h5.
 """
 import argparse
+import errno
 import logging
 import signal
 import sys
@@ -78,9 +81,11 @@ def main(argv=None, prog=None) -> int:
     except KeyboardInterrupt:  # outside the extraction loop, which handles its own
         print('interrupted; files written so far are valid, rerun the same command to resume', file=sys.stderr)
         return 130
-    except FeatureWriteError as e:  # disk full, file size limit: what was finished is kept
-        print(f'error: {e}\nthe videos finished before are kept; free space (or raise the limit) and rerun the '
-              'same command to resume', file=sys.stderr)
+    except FeatureWriteError as e:  # disk full, file size limit, read-only folder: what was finished is kept
+        full = e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+        print(f'error: {e}\nthe videos finished before are kept; '
+              f'{"free space (or raise the limit)" if full else "make the output writable"} and rerun the same '
+              'command to resume', file=sys.stderr)
         return 3
     except DecodeWorkerError as e:  # shared memory full: what was finished is kept
         print(f'error: {e}\nthe videos finished before are kept; give the container more shared memory '

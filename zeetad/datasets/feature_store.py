@@ -59,7 +59,7 @@ class FeatureStore:
 def _feature_dim(shape: tuple, where: str) -> int:
     """C of a stored ``(T, C)`` array; any other rank is an error (a 1-D array's length is not a dim)."""
     if len(shape) != 2:
-        raise ValueError(f'{where}: features must be a 2-D (T, C) array, got shape {tuple(shape)}')
+        raise FeatureReadError(f'{where}: features must be a 2-D (T, C) array, got shape {tuple(shape)}')
     return int(shape[1])
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from zeetad.utils.suggest import unknown_keys
+from zeetad.utils.suggest import repeats_message, unknown_keys
 
 # eval_videos is read by TADDataset (which test videos are scored), the rest here.
 SPLIT_KEYS = ('mode', 'root', 'dataset', 'ratio', 'index', 'train_classes', 'test_classes', 'train_on_all',
@@ -35,9 +35,9 @@ def _read_list(path: Path) -> list[str]:
     names = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if not names:
         raise SplitError(f'split file is empty: {path}')
-    twice = sorted({n for n in names if names.count(n) > 1})
-    if twice:  # the metric would stop later with "duplicate class names", naming no file
-        raise SplitError(f'{path}: class names listed more than once: {twice}')
+    repeats = repeats_message(names)
+    if repeats:  # one class trained (or scored) twice; the metric would stop later, naming no file
+        raise SplitError(f'{path}: class names listed more than once (case and spaces ignored): {repeats}')
     return names
 
 
@@ -69,6 +69,11 @@ def split_problems(split, key: str = 'split') -> list[str]:
                                   or (high is not None and value > high)):
             problems.append(f'{key}.{name}: must be an integer{f" in [{low}, {high}]" if high else f" >= {low}"}'
                             f', got {value!r}')
+    for name in ('train_classes', 'test_classes'):
+        names = split.get(name)
+        repeats = repeats_message(names) if isinstance(names, (list, tuple)) else ''
+        if repeats:  # checked with the config, before any training: a doubled text, or a metric error later
+            problems.append(f'{key}.{name}: class names listed more than once (case and spaces ignored): {repeats}')
     if split.get('eval_videos') not in (None, 'with_test_classes', 'all'):
         problems.append(f"{key}.eval_videos: must be 'with_test_classes' or 'all', got {split['eval_videos']!r}")
     return problems
@@ -84,7 +89,7 @@ def resolve_split(split: Optional[dict], all_classes: Sequence[str]) -> ClassSpl
     """
     problems = split_problems(split)
     if problems:
-        raise ValueError('; '.join(problems))
+        raise SplitError('; '.join(problems))
     all_classes = list(all_classes)
     split = dict(split or {})
     mode = split.get('mode', 'closed')

@@ -61,10 +61,11 @@ def load_window_streams(info: dict, loc_store: FeatureStore, clip_store: Optiona
     path = clip_store.path_of(video_id)
     shape = clip_store.shape(video_id)
     if len(shape) != 2 or shape[0] == 0:
-        raise ValueError(f'{path}: CLIP features of video {video_id!r} must be (T, D) with T >= 1, got shape {shape}')
+        raise FeatureDataError(f'{path}: CLIP features of video {video_id!r} must be (T, D) with T >= 1, got shape '
+                               f'{shape}')
     if clip_cfg.get('dim') is not None and shape[1] != clip_cfg['dim']:
-        raise ValueError(f'{path}: CLIP features of video {video_id!r} have dim {shape[1]}, '
-                         f'but clip_features.dim is {clip_cfg["dim"]}')
+        raise FeatureDataError(f'{path}: CLIP features of video {video_id!r} have dim {shape[1]}, '
+                               f'but clip_features.dim is {clip_cfg["dim"]}')
     clip_tb = make_timebase(clip_cfg['timebase'], info.get('fps'), 'clip_features.timebase')
     # Read only the CLIP rows around the window (one extra on each side for the interpolation).
     pos = clip_tb.seconds_to_index(centres_s[[0, -1]])

@@ -15,10 +15,10 @@ from mmengine.logging import print_log
 
 from zeetad.registry import ANNOTATION_LOADERS, DATASETS, TRANSFORMS
 from zeetad.utils.suggest import did_you_mean, is_number
-from .annotations import VideoRecord, load_annotations, to_ground_truth
-from .feature_store import build_feature_store, store_problems
+from .annotations import AnnotationError, VideoRecord, load_annotations, to_ground_truth
+from .feature_store import FeatureReadError, build_feature_store, store_problems
 from .splits import ClassSplit, resolve_split, split_problems
-from .streams import check_feature_length, load_window_streams
+from .streams import FeatureDataError, check_feature_length, load_window_streams
 from .summary import format_summary, unassigned_labels
 from .timebase import make_timebase
 from .windows import enumerate_windows, window_instances
@@ -102,7 +102,7 @@ class TADDataset(BaseDataset):
         records = [r for r in all_records if r.subset.lower() in {s.lower() for s in self.subsets}
                    and r.video_id not in self.blocked_videos]
         if not records:
-            raise ValueError(f'{self.ann_file}: subset {self.subsets} has no videos '
+            raise AnnotationError(f'{self.ann_file}: subset {self.subsets} has no videos '
                              f'(subsets present: {sorted({r.subset for r in all_records})})')
         dropped = self._warn_unassigned(records, split)
         num_subset_videos = len(records)
@@ -120,7 +120,7 @@ class TADDataset(BaseDataset):
         for rec in records:
             items.extend(self._video_items(rec, class_index))
         if not items:
-            raise ValueError(f'{self.ann_file}: no {self.role} windows left for subset {self.subsets} '
+            raise AnnotationError(f'{self.ann_file}: no {self.role} windows left for subset {self.subsets} '
                              f'and {split.description}')
         if self.verbose:
             print_log(format_summary(self.role, self.subsets, split.description, records, classes, len(items),
@@ -162,7 +162,7 @@ class TADDataset(BaseDataset):
             if kept or keep_all:
                 selected.append(VideoRecord(rec.video_id, rec.subset, rec.duration, rec.fps, kept))
         if not selected:
-            raise ValueError(f'{self.ann_file}: no video of subset {self.subsets} has an instance of the '
+            raise AnnotationError(f'{self.ann_file}: no video of subset {self.subsets} has an instance of the '
                              f'{self.role} classes {sorted(classes)}')
         return selected[:self.max_videos] if self.max_videos else selected
 
@@ -190,23 +190,23 @@ class TADDataset(BaseDataset):
             print_log(f'{len(missing)} {self.role} videos skipped for missing features '
                       f'(e.g. {missing[:3]})', logger='current', level=30)
         if not kept:
-            raise ValueError(f'every video of subset {self.subsets} lacks features')
+            raise FeatureReadError(f'{self.ann_file}: every video of subset {self.subsets} lacks features')
         return kept
 
     def _check_shape(self, shape, rec: VideoRecord, path: str, key: str) -> None:
         dim = (self.loc_cfg if key == 'loc_features' else self.clip_cfg).get('dim')
         if len(shape) != 2:
-            raise ValueError(f'{path}: features of video {rec.video_id!r} must be (T, C), got shape {shape}')
+            raise FeatureDataError(f'{path}: features of video {rec.video_id!r} must be (T, C), got shape {shape}')
         if dim is not None and shape[1] != dim:
-            raise ValueError(f'{path}: features of video {rec.video_id!r} have dim {shape[1]}, '
+            raise FeatureDataError(f'{path}: features of video {rec.video_id!r} have dim {shape[1]}, '
                              f'but {key}.dim is {dim}')
         if shape[0] < 1:
-            raise ValueError(f'{path}: video {rec.video_id!r} is shorter than one feature step')
+            raise FeatureDataError(f'{path}: video {rec.video_id!r} has no feature rows (shape {shape})')
         cfg = self.loc_cfg if key == 'loc_features' else self.clip_cfg
         try:
             tb = make_timebase(cfg['timebase'], rec.fps, f'{key}.timebase')
         except ValueError as exc:
-            raise ValueError(f'{self.ann_file}: video {rec.video_id!r}: {exc}') from None
+            raise AnnotationError(f'{self.ann_file}: video {rec.video_id!r}: {exc}') from None
         check_feature_length(shape[0], rec.duration, tb, self.length_tolerance, rec.video_id, path, key)
 
     def _video_items(self, rec: VideoRecord, class_index: dict) -> list[dict]:

@@ -17,7 +17,7 @@ from mmengine.logging import print_log
 from zeetad.registry import HOOKS
 from zeetad.utils.atomic_io import atomic_write_text
 
-from .checkpoint_io import CheckpointError, check_state_dict_fits, remove_orphan_temp_files
+from .checkpoint_io import CheckpointError, check_state_dict_fits, fit_training_only, remove_orphan_temp_files
 
 
 @HOOKS.register_module()
@@ -75,6 +75,11 @@ class CheckpointFitHook(Hook):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         source = runner._load_from or 'the latest checkpoint in the work dir'  # None: mmengine's auto-resume
         state = checkpoint.get('state_dict', checkpoint)
+        if not runner._resume:  # testing or fine-tuning: the denoising queries of training need not match
+            ignored = fit_training_only(model, state)
+            if ignored:
+                print_log(f'{source}: {len(ignored)} training-only tensors ({ignored[0]}, ...) follow the model',
+                          logger='current', level=10)
         check_state_dict_fits(model, state, str(source))
         print_log(f'{source}: keys and shapes fit the model', logger='current', level=10)
         check_classes_fit(runner, checkpoint, str(source))

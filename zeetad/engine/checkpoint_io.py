@@ -170,6 +170,30 @@ def resolve_resume(work_dir: str, allow_fresh_start: bool = False) -> Optional[s
     return None
 
 
+# Parameters used in training only (DN-DETR denoising queries, zeetad/models/denoising.py): a test or detect
+# config may have them or not, whatever the checkpoint was trained with.
+TRAINING_ONLY_PREFIXES = ('denoising.',)
+
+
+def fit_training_only(model: torch.nn.Module, state_dict: dict) -> list[str]:
+    """Make ``state_dict`` (in place) agree with ``model`` on the training-only tensors, for testing and
+    inference: those the model lacks are dropped, those the checkpoint lacks take the model's own values (never
+    used outside training). Never for resuming. Returns the keys dropped or filled."""
+    def bare(key: str) -> str:
+        return key[len('module.'):] if key.startswith('module.') else key
+    ours = model.state_dict()
+    dropped = [k for k in state_dict if bare(k).startswith(TRAINING_ONLY_PREFIXES) and bare(k) not in ours]
+    for key in dropped:
+        del state_dict[key]
+    changed = [bare(k) for k in dropped]
+    have = {bare(k) for k in state_dict}
+    for key, value in ours.items():
+        if key.startswith(TRAINING_ONLY_PREFIXES) and key not in have:
+            state_dict[key] = value
+            changed.append(key)
+    return changed
+
+
 def check_state_dict_fits(model: torch.nn.Module, state_dict: dict, checkpoint: str) -> None:
     """Raise :class:`CheckpointError` unless ``state_dict`` has exactly ``model``'s keys and shapes.
 

@@ -1,6 +1,7 @@
 """Config loading and Runner construction shared by ``tools/train.py``, ``tools/test.py`` and experiments."""
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
 from typing import Optional
@@ -151,6 +152,37 @@ def build_runner(cfg: Config, resume: Optional[str] = None, *, stage: str = 'tra
     apply_engine_defaults(cfg)
     prepare_distributed(cfg)
     os.makedirs(cfg.work_dir, exist_ok=True)
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    group_frozen_parameter_warnings(runner)
+    return runner
+
+
+class _FrozenParameterWarnings(logging.Filter):
+    """Drops mmengine's one warning per parameter left out of the optimizer for ``requires_grad=False`` (the
+    frozen CLIP text tower: ~50 lines a run, which buried zeetad's own warnings); the first is replaced by one
+    line that counts them."""
+
+    MARK = 'is skipped since its requires_grad=False'
+
+    def __init__(self, frozen: list[str]):
+        super().__init__()
+        self.frozen, self.seen = frozen, False
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.MARK not in str(record.msg):
+            return True
+        if self.seen:
+            return False
+        self.seen = True
+        record.msg, record.args = (f'the optimizer leaves out the {len(self.frozen)} parameters with '
+                                   f'requires_grad=False (frozen, e.g. {self.frozen[0] if self.frozen else "-"})'), ()
+        record.levelno, record.levelname = logging.INFO, 'INFO'
+        return True
+
+
+def group_frozen_parameter_warnings(runner) -> None:
+    """One line instead of mmengine's warning per frozen parameter, on ``runner``'s logger (which mmengine's
+    optimizer constructor logs to)."""
+    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
+    runner.logger.addFilter(_FrozenParameterWarnings(frozen))

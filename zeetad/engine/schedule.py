@@ -20,6 +20,7 @@ from mmengine.logging import print_log
 
 from zeetad.registry import LOOPS
 
+from .config_check import ConfigError
 from .resume import ResumableEpochBasedTrainLoop
 
 SCHEDULE_FILE = 'schedule.json'
@@ -35,10 +36,10 @@ def resolve_epochs(target_iters: int, iters_per_epoch: int, world_size: int = 1)
     split N ways) the same epochs, hence the same samples, are trained as on one process.
     """
     if not isinstance(target_iters, int) or isinstance(target_iters, bool) or target_iters <= 0:
-        raise ValueError(f'train_cfg.target_iters must be a positive integer number of iterations, '
+        raise ConfigError(f'train_cfg.target_iters must be a positive integer number of iterations, '
                          f'got {target_iters!r}')
     if iters_per_epoch <= 0:
-        raise ValueError('train_cfg.target_iters: the training dataloader is empty (0 iterations per epoch)')
+        raise ConfigError('train_cfg.target_iters: the training dataloader is empty (0 iterations per epoch)')
     return max(1, round(target_iters / (iters_per_epoch * world_size)))
 
 

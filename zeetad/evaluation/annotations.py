@@ -10,7 +10,8 @@ from __future__ import annotations
 import difflib
 from typing import Iterable, Optional, Union
 
-from .prediction_table import PredictionTable, check_segment, read_json, table_from_bytes, table_from_results
+from .prediction_table import (PredictionTable, check_json_ends, check_segment, read_json, table_from_bytes,
+                               table_from_results)
 
 ClassesArg = Optional[Union[str, Iterable[str]]]
 
@@ -126,6 +127,7 @@ def load_prediction_table(path: str) -> PredictionTable:
     """Load official-format predictions (``{"results": {video: [{"label",
     "score", "segment"}]}}``, or a bare ``{video: [...]}``) as columns;
     malformed entries raise ``ValueError`` naming the file and the video."""
+    check_json_ends(path)  # a truncated file is named before gigabytes are read
     with open(path, 'rb') as f:
         raw = f.read()
     table = table_from_bytes(raw, path)  # fast path; None without msgspec or on anything unusual

@@ -42,6 +42,7 @@ def read_json(path: str, raw: Optional[bytes] = None, repeated: Optional[set] = 
     occur twice within one object are added to it (costs ~1.4x the parse, so
     only for small files such as the ground truth)."""
     if raw is None:
+        check_json_ends(path)
         with open(path, 'rb') as f:
             raw = f.read()
     if not raw.strip():
@@ -55,6 +56,25 @@ def read_json(path: str, raw: Optional[bytes] = None, repeated: Optional[set] = 
             return data
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f'{path}: not valid JSON: {err}') from None
+
+
+def check_json_ends(path: str, probe: int = 4096) -> None:
+    """Cheap look at a JSON file's ends before reading it whole: a file cut short (a full disk, a killed copy)
+    or not JSON at all raises ``ValueError`` naming it after reading ``2 * probe`` bytes, not gigabytes."""
+    with open(path, 'rb') as f:
+        size = f.seek(0, 2)
+        f.seek(0)
+        head = f.read(probe).lstrip()
+        f.seek(max(0, size - probe))
+        tail = f.read(probe).rstrip()
+    if not head:
+        return  # empty or blank: read_json says so
+    closing = {b'{'[0]: b'}', b'['[0]: b']'}.get(head[0])
+    if closing is None:
+        raise ValueError(f'{path}: not valid JSON: it starts with {head[:40]!r} ({size:,} bytes; expected "{{")')
+    if not tail.endswith(closing):
+        raise ValueError(f'{path}: truncated or not valid JSON: its {size:,} bytes end with {tail[-20:]!r}, not '
+                         f'the closing {closing.decode()!r} (a copy or write that did not finish?)')
 
 
 @dataclass
@@ -92,6 +112,12 @@ class PredictionTable:
                 value = self.scores[i] if name == 'score' else self.segments[i].tolist()
                 raise ValueError(f'{self.source}: video {video!r}, prediction {j}: {name} is not finite '
                                  f'({value}); {int(bad.sum())} such predictions in all')
+        backwards = self.segments[:, 1] < self.segments[:, 0]
+        if backwards.any():  # would be scored as a miss: a lower mAP and no word why
+            video, j = self.video_of(int(np.argmax(backwards)))
+            raise ValueError(f'{self.source}: video {video!r}, prediction {j}: segment ends before it starts '
+                             f'({self.segments[int(np.argmax(backwards))].tolist()}); {int(backwards.sum())} such '
+                             'predictions in all')
         return self
 
     def flatten(self, label_index: Mapping[str, int], video_index: Mapping[str, int], blocked) -> tuple:
@@ -129,6 +155,8 @@ def check_segment(seg, where: str) -> list[float]:
         raise ValueError(f'{where}: segment must hold two numbers, got {seg!r:.80}') from None
     if not (math.isfinite(start) and math.isfinite(end)):
         raise ValueError(f'{where}: segment is not finite: {seg!r}')
+    if end < start:
+        raise ValueError(f'{where}: segment ends before it starts: {seg!r}')
     return [start, end]
 
 

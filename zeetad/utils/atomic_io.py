@@ -8,6 +8,13 @@ import tempfile
 from typing import Iterator
 
 
+class WriteError(OSError):
+    """An output that cannot be written; ``str()`` is the message alone, which names the file (``errno`` kept)."""
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
 @contextlib.contextmanager
 def atomic_path(path: str, suffix: str = '.tmp') -> Iterator[str]:
     """Yield a temporary path beside ``path``; on success it is fsynced and renamed onto ``path``, on any
@@ -26,6 +33,22 @@ def atomic_path(path: str, suffix: str = '.tmp') -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def check_writable(path: str) -> None:
+    """Raise :class:`WriteError` naming ``path`` unless a file can be created in its folder (or, while that is
+    missing, in its nearest existing parent); creates nothing. An output on a read-only file system is then
+    reported before the work, not after it."""
+    existing = os.path.dirname(os.path.abspath(os.fspath(path)))
+    while not os.path.isdir(existing) and os.path.dirname(existing) != existing:
+        existing = os.path.dirname(existing)  # the folder is created later, in the nearest one that exists
+    try:
+        fd, tmp = tempfile.mkstemp(prefix='.write-check.', dir=existing)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise WriteError(e.errno, f'cannot write {path}: the folder {existing} is not writable '
+                                  f'({e.strerror or e})', os.fspath(path)) from None
 
 
 def _umask() -> int:

@@ -21,3 +21,22 @@ def unknown_keys(cfg: dict, allowed: Iterable[str], key: str) -> list[str]:
 def is_number(value) -> bool:
     """A real int/float (not a bool, not a numeric string)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def name_key(name: str) -> str:
+    """How names are compared for repeats: case and runs of spaces ignored (``'High  Jump'`` -> ``'high jump'``)."""
+    return ' '.join(str(name).split()).casefold()
+
+
+def repeated_names(names: Iterable[str]) -> list[list[str]]:
+    """Groups (in first-seen order) of the names that occur more than once, case and spaces ignored, each
+    group with every spelling as given: ``['high jump', 'x', 'High Jump']`` -> ``[['high jump', 'High Jump']]``."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name_key(name), []).append(name)
+    return [group for group in groups.values() if len(group) > 1]
+
+
+def repeats_message(names: Iterable[str]) -> str:
+    """``''``, or ``"'high jump' and 'High Jump'; 'x' and 'x'"`` naming every repeat."""
+    return '; '.join(' and '.join(repr(n) for n in group) for group in repeated_names(names))

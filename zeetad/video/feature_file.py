@@ -12,22 +12,24 @@ dim, dtype and preprocessing), which a resumed run must match.
 The file is never modified in place (HDF5 is not journaled: a write that fails half-way, e.g. on a full
 disk, can make the whole file unreadable). Each finished video goes to its own small file in
 ``<file>.parts/`` (temporary file + rename); closing the writer builds the new file from the old one and the
-parts, renames it into place and deletes the parts. Whatever fails, the videos finished before survive, in
-the file or in its parts, and the next run resumes after them. A dataset without the ``complete`` flag
-(files of older versions) is dropped at the next merge.
+parts, renames it into place and deletes the parts it merged; merges hold the output's lock, so several runs
+may write one file at once. Whatever fails, the videos finished before survive, in the file or in its parts,
+and the next run resumes after them. A dataset without the ``complete`` flag is dropped at the next merge.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
 import os
 import shutil
-from typing import Dict, Optional, Set
+from typing import Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
-from zeetad.utils.atomic_io import atomic_path
+from zeetad.utils.atomic_io import WriteError, atomic_path
+from zeetad.utils.file_lock import OutputLock
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +95,8 @@ def run_attrs_of(path: str) -> dict:
         return {k: _plain(v) for k, v in h5.attrs.items()}
 
 
-class FeatureWriteError(OSError):
+class FeatureWriteError(WriteError):
     """Features that could not be written (disk full, file size limit, ...); the message names the file."""
-
-    def __str__(self) -> str:
-        return self.strerror
 
 
 def parts_dir(path: str) -> str:
@@ -129,54 +128,66 @@ class FeatureFileWriter:
     """Writer of one feature file that never modifies the file in place; a context manager.
 
     Each video is written whole to its own file in ``<path>.parts/`` (temporary file + rename). Closing the
-    writer builds the new ``path`` from the old one and the parts in a temporary file, renames it into place,
-    then deletes the parts. A failed write (disk full, file size limit), Ctrl-C or a kill thus loses at most
-    the video being written; the next writer of ``path`` takes the parts left over.
+    writer builds the new ``path`` from the current one and the parts in a temporary file, renames it into
+    place, then deletes the parts it merged. A failed write (disk full, file size limit), Ctrl-C or a kill thus
+    loses at most the video being written; the next writer of ``path`` takes the parts left over. Several
+    writers of one ``path`` at once (two runs over different videos) are safe: merges hold the output's lock
+    (:class:`~zeetad.utils.file_lock.OutputLock`) and each one starts from the file as it is then.
 
     Args:
         path: the ``.h5`` file; created if missing, resumed if present.
         run_attrs: run-level metadata (see :data:`RUN_KEYS`); must match an
             existing file's and parts', else :class:`FeatureFileMismatch`.
         overwrite: start the file afresh instead of resuming.
+
+    Raises:
+        FeatureWriteError: the output folder is not writable (read-only file system, no permission).
     """
 
     def __init__(self, path: str, run_attrs: dict, overwrite: bool = False):
         self.path = str(path)
         self.run_attrs = dict(run_attrs, format=FORMAT)
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        if overwrite:
-            remove_feature_file(self.path)
-        self._merged: Set[str] = set()
-        self.dropped_incomplete: List[str] = []
-        self._file_attrs = dict(self.run_attrs)
-        if os.path.exists(self.path):
-            self._read_existing()
-        self._parts = self._scan_parts()
+        try:  # the first write to the folder: an unwritable output fails here, before any video is decoded
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            self._lock = OutputLock(self.path)
+        except OSError as e:
+            folder = os.path.dirname(os.path.abspath(self.path))
+            raise FeatureWriteError(e.errno or errno.EIO, f'cannot write {self.path}: the folder {folder} is not '
+                                    f'writable ({e.strerror or e})', self.path) from None
+        try:
+            with self._lock.changing():
+                if overwrite:
+                    remove_feature_file(self.path)
+                if self._lock.alone():  # temporary files of killed writes; with other writers they may be theirs
+                    _remove_temporary_parts(self.path)
+                self._merged, self.dropped_incomplete, self._file_attrs = self._read_existing()
+                self._parts = self._scan_parts()
+        except BaseException:
+            self._lock.close()
+            raise
         self._dirty = bool(self._parts or self.dropped_incomplete) or not os.path.exists(self.path)
 
-    def _read_existing(self) -> None:
+    def _read_existing(self) -> Tuple[Set[str], List[str], dict]:
+        """``(complete ids, incomplete ids, file attributes)`` of ``path`` as it is now (call under the lock)."""
         import h5py
+        if not os.path.exists(self.path):
+            return set(), [], dict(self.run_attrs)
         try:
             h5 = h5py.File(self.path, 'r')
         except OSError as e:
             raise OSError(f'cannot open feature file {self.path} ({e}); move it away or pass --overwrite') from None
         with h5:
             if not len(h5.attrs) and not len(h5):
-                return  # an empty file: treated as new
+                return set(), [], dict(self.run_attrs)  # an empty file: treated as new
             if 'format' not in h5.attrs:
                 raise FeatureFileMismatch(f'{self.path} exists and was not written by this tool; use another '
                                           'output file, or --overwrite to replace it')
             check_run_attrs(self.path, dict(h5.attrs), self.run_attrs)
-            self._file_attrs = dict(h5.attrs)
-            for key, ds in h5.items():
-                (self._merged.add if ds.attrs.get(COMPLETE, False) else self.dropped_incomplete.append)(key)
+            complete = {key for key, ds in h5.items() if ds.attrs.get(COMPLETE, False)}
+            return complete, [key for key in h5 if key not in complete], dict(h5.attrs)
 
     def _scan_parts(self) -> Dict[str, str]:
-        """Finished videos of an earlier run whose merge did not happen; temporary files of killed writes go."""
-        folder = parts_dir(self.path)
-        for name in os.listdir(folder) if os.path.isdir(folder) else []:
-            if name.startswith('.') and name.endswith('.tmp'):
-                os.remove(os.path.join(folder, name))
+        """Finished videos not merged yet (this writer's, another writer's, or left by an earlier run)."""
         parts = part_files(self.path)
         for part in parts.values():
             check_run_attrs(part, run_attrs_of(part), self.run_attrs)
@@ -213,44 +224,66 @@ class FeatureFileWriter:
         self._dirty = True
 
     def commit(self) -> None:
-        """Merge the parts into ``path`` (all or nothing), then delete them."""
-        import h5py
+        """Merge the parts into ``path`` (all or nothing), then delete the parts merged.
+
+        Under the output's lock the file and the parts folder are read again: another writer may have merged
+        since (its videos are kept), or merged this writer's parts already (they are in the file then).
+        """
         if not self._dirty:
             return
+        with self._lock.changing():
+            merged, _, self._file_attrs = self._read_existing()
+            parts = self._scan_parts()
+            self._merge(merged, parts)
+            self._merged, self._parts = merged | set(parts), {}
+            self.dropped_incomplete, self._dirty = [], False
+            for part in parts.values():  # exactly the parts merged: a part written meanwhile waits for its merge
+                os.remove(part)
+            if self._lock.alone():  # another writer may be about to put a part there
+                with contextlib.suppress(OSError):
+                    os.rmdir(parts_dir(self.path))  # only when empty
+
+    def _merge(self, merged: Set[str], parts: Dict[str, str]) -> None:
+        import h5py
         try:
             with atomic_path(self.path) as tmp, h5py.File(tmp, 'w', libver=LIBVER) as out:
                 out.attrs.update(_attr_values(self._file_attrs))
-                if self._merged - set(self._parts):
+                if merged - set(parts):
                     with h5py.File(self.path, 'r') as old:
-                        for key in sorted(self._merged - set(self._parts)):
+                        for key in sorted(merged - set(parts)):
                             old.copy(old[key], out, name=key)
-                for key, part in sorted(self._parts.items()):
+                for key, part in sorted(parts.items()):
                     with h5py.File(part, 'r') as src:
                         src.copy(src[key], out, name=key)
         except (OSError, RuntimeError) as e:
-            raise _write_error(e, self.path, f'{len(self._parts)} new videos (kept in {parts_dir(self.path)} '
+            raise _write_error(e, self.path, f'{len(parts)} new videos (kept in {parts_dir(self.path)} '
                                              'and merged by the next run)') from e
-        self._merged |= set(self._parts)
-        self.dropped_incomplete, self._dirty = [], False
-        for part in self._parts.values():
-            os.remove(part)
-        self._parts = {}
-        shutil.rmtree(parts_dir(self.path), ignore_errors=True)
 
     def close(self) -> None:
-        self.commit()
+        try:
+            self.commit()
+        finally:
+            self._lock.close()
 
     def __enter__(self) -> 'FeatureFileWriter':
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
-            self.commit()
+            self.close()
             return
         try:  # Ctrl-C or a failed video: keep what is finished, and let the original error through
-            self.commit()
+            self.close()
         except FeatureWriteError as e:
             logger.warning('%s', e)
+
+
+def _remove_temporary_parts(path: str) -> None:
+    """Delete the temporary files of part writes that were killed (only when no other writer runs)."""
+    folder = parts_dir(path)
+    for name in os.listdir(folder) if os.path.isdir(folder) else []:
+        if name.startswith('.') and name.endswith('.tmp'):
+            os.remove(os.path.join(folder, name))
 
 
 def _attr_values(attrs: dict) -> dict:

@@ -17,6 +17,9 @@ from zeetad.utils.atomic_io import atomic_write_text
 
 QUERY_FIELDS = ('start', 'end', 'description')
 MAX_FIELD_CHARS = 400
+# The words an English yes/no question starts with (auxiliary and modal verbs).
+YES_NO_OPENINGS = frozenset('is are am was were do does did has have had can could will would shall should may '
+                            'might must'.split())
 
 
 class QueryValidationError(ValueError):
@@ -59,6 +62,11 @@ def validate_entry(entry: Any) -> tuple[Optional[ActionQueries], Optional[str]]:
             return None, f'"{key}" is longer than {MAX_FIELD_CHARS} characters'
         if '\n' in value.strip():
             return None, f'"{key}" spans several lines'
+    for key in ('start', 'end'):
+        words = entry[key].split()
+        if not entry[key].strip().endswith('?') or words[0].lower() not in YES_NO_OPENINGS:
+            return None, (f'"{key}" must be a yes/no question (a verb such as "Is", "Does" or "Has" first, "?" '
+                          f'last): the LVLM answers it with P(yes); got {entry[key].strip()[:80]!r}')
     if entry['start'].strip() == entry['end'].strip():
         return None, 'the start and end questions are identical'
     return ActionQueries(*(entry[k].strip() for k in QUERY_FIELDS)), None
