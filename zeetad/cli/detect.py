@@ -61,6 +61,7 @@ def main(argv=None, prog=None) -> int:
     from zeetad.engine.cli import user_errors
     from zeetad.utils.atomic_io import check_writable
     from zeetad.utils.heap import retain_freed_heap
+    from zeetad.video.frame_loader import DecodeWorkerError
     from zeetad.zeal.queries import QueryValidationError
     retain_freed_heap()  # same numbers, less CPU per window (zeetad/utils/heap.py)
     cache_dir = args.cache_dir or os.path.join(os.path.dirname(os.path.abspath(args.out)), 'zeetad_cache')
@@ -79,6 +80,10 @@ def main(argv=None, prog=None) -> int:
     except (DetectError, QueryValidationError, *user_errors()) as exc:  # each names its file, video or key
         print(f'error: {exc}', file=sys.stderr)
         return 2
+    except DecodeWorkerError as exc:  # shared memory full: the features finished so far stay cached
+        print(f'error: {exc}\nthe videos whose features were finished are cached; give the container more shared '
+              'memory (docker --shm-size) or use fewer --num-workers, and rerun', file=sys.stderr)
+        return 3
     files = write_outputs(run, args.out, table_thr=args.score_thr, table_rows=args.max_rows, plot=args.plot,
                           plot_thr=args.plot_thr)
     with open(files['table'], encoding='utf-8') as f:
