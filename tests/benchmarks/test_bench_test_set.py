@@ -25,7 +25,7 @@ def test_benchmark_test_set_quick(tmp_path):
     assert set(res['wall_s']) == phases and all(v >= 0 for v in res['wall_s'].values())
     assert sum(res['wall_s'].values()) <= res['total_s'] * 1.01
     assert res['metrics']['average_mAP'] >= 0
-    for heading in ('## Whole THUMOS14 test set', 'merge windows + batched Soft-NMS (8 videos)', 'goal (issue 12'):
+    for heading in ('## Whole THUMOS14 test set', 'merge windows + batched Soft-NMS (8 videos)', 'goal (2 threads)'):
         assert heading in proc.stdout
     # A second run reuses the written features (nothing written again).
     proc = subprocess.run(cmd + ['--overlap', '0'], cwd=ROOT, capture_output=True, text=True, timeout=600)

@@ -83,8 +83,9 @@ def test_configs_path_resolves_through_the_package(tmp_path, monkeypatch):
         shipped_config('zeal/none.py')
 
 
-def _readme_block(title: str) -> str:
-    text = (ROOT / 'README.md').read_text()
+def _layout_block(title: str) -> str:
+    """The first code block of section ``title`` of docs/layout.md."""
+    text = (ROOT / 'docs' / 'layout.md').read_text()
     section = text[text.index(f'## {title}\n'):]
     return section[section.index('```\n') + 4:section.index('\n```', section.index('```\n') + 4)]
 
@@ -98,10 +99,10 @@ def _expand(token: str) -> list:
     return [x for part in m.group(1).split(',') for x in _expand(token[:m.start()] + part + token[m.end():])]
 
 
-def test_readme_project_layout_matches_the_tree():
+def test_documented_project_layout_matches_the_tree():
     import fnmatch
     import re
-    block = _readme_block('Project layout')
+    block = _layout_block('Project layout')
     lines = block.splitlines()
     # zeetad's subpackages (two-space indent) and models' (four), each listed once, none missing.
     listed = {m.group(1) for line in lines if (m := re.match(r'^  (\w+)/\s', line))}
@@ -121,7 +122,7 @@ def test_readme_project_layout_matches_the_tree():
     head = tools_text[:tools_text.index('  data/')]
     assert top == {x for t in re.findall(r'[\w{},*]+\.(?:py|sh)', head) for x in _expand(t)}
     # "Tests": the areas are the test folders.
-    tests_block = _readme_block('Tests')
+    tests_block = _layout_block('Tests')
     areas = tests_block[tests_block.index('tests/<area>/'):].split('/', 2)[2]
     named = set(re.findall(r'\b([a-z]+)\b(?:,| \(|\n|$)', areas))
     assert named == {d.name for d in (ROOT / 'tests').iterdir() if d.is_dir() and d.name != '__pycache__'}

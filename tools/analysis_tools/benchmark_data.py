@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Training-pipeline throughput for npy vs HDF5 localisation features at THUMOS14 scale (issue #2).
+"""Training-pipeline throughput for npy vs HDF5 localisation features at THUMOS14 scale.
 
     python tools/analysis_tools/benchmark_data.py                        # 20 videos x 2304 x 2048, ~3 min on 2 cores
     python tools/analysis_tools/benchmark_data.py --step-rate 1.1     # model rate from benchmark_model.py, no model run

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Speed and memory of ZEETAD at its THUMOS14 configuration (issue #4).
+"""Speed and memory of ZEETAD at its THUMOS14 configuration.
 
     python tools/analysis_tools/benchmark_model.py          # CPU or CUDA, batch 8, windows of 128 (40 s-3 min, 2 cores)
     python tools/analysis_tools/benchmark_model.py --device cpu --threads 2 --iters 5 --json out.json
