@@ -14,7 +14,7 @@ from .query_groups import configured_num_queries, group_sizes, query_group_losse
 from zeetad.structures.segments import segment_t1t2_to_cw
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
-                        shuffle_class_names=False, shuffle_seed=0, autocast=None, class_score='sigmoid',
+                        shuffle_class_names=False, shuffle_seed=0, autocast='auto', class_score='softmax',
                         softmax_temperature=1.0, clip_prior_weight=0.0)
 AUTOCAST_DTYPES = (None, 'bfloat16', 'float16', 'auto')
 CLIP_LOGIT_SCALE = 100.0  # CLIP's own (maximum) logit scale, for the untrained CLIP prior
@@ -62,8 +62,8 @@ class ZEETAD(BaseModel):
             (or ``'float16'``) runs the localizer and classifier head under ``torch.autocast`` at inference
             (the class text embeddings stay float32): about 2x faster on CPUs with native bf16, see
             docs/benchmarks.md for its effect on mAP; ``'auto'``: bf16 on a CPU with native bf16
-            (:func:`native_bf16`), float32 elsewhere; None (default): float32. ``class_score``
-            ``'sigmoid'`` (per class, as trained) or ``'softmax'`` over the K test-class texts of
+            (:func:`native_bf16`, the default), float32 elsewhere; None: float32. ``class_score``
+            ``'sigmoid'`` (per class, as trained) or ``'softmax'`` (the default) over the K test-class texts of
             ``logits / softmax_temperature`` (CLIP's zero-shot rule: scores comparable across classes);
             ``clip_prior_weight`` w mixes the class probabilities with CLIP's own zero-shot rule on the
             frames pooled in each segment, ``(1 - w) p + w softmax(100 cos(pooled CLIP, text))`` (an output
