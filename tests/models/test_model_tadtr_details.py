@@ -6,7 +6,7 @@ from mmengine.config import Config
 from zeetad.models.heads import ActionnessHead
 from zeetad.models.heads.actionness_head import expand_segments
 from zeetad.registry import MODELS
-from tools.analysis_tools.bench_model import build_optim_wrapper
+from benchmarks.common.model import build_optim_wrapper
 from testing_utils import ROOT, tiny_model_cfg
 
 CONFIGS = sorted(p.name for p in (ROOT / 'configs' / 'zeetad').glob('*.py'))

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Where does CLIP feature extraction spend its time? Decoding and encoding, measured separately.
 
-    python tools/analysis_tools/benchmark_extract.py                 # synthetic 640x360 h264 videos, CPU (+CUDA if any)
-    python tools/analysis_tools/benchmark_extract.py --videos DIR --fps 1 --workers 0 2 4 --models tiny ViT-B-16
+    python benchmarks/benchmark_extract.py                 # synthetic 640x360 h264 videos, CPU (+CUDA if any)
+    python benchmarks/benchmark_extract.py --videos DIR --fps 1 --workers 0 2 4 --models tiny ViT-B-16
 
 Reports (frames/s): decoding in one process (every frame, and sampled at --fps), the worker pipeline
 (decode + resize in N processes, as the extractor runs it), and the image encoder alone per model and
@@ -18,7 +18,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):
