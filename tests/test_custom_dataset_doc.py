@@ -27,6 +27,13 @@ def test_the_page_walks_extract_config_train_test_detect_in_order():
     assert 'cat > configs/my_dataset.py' in PAGE.read_text() and 'cat > data/my/annotations.json' in PAGE.read_text()
 
 
+def test_readme_config_is_the_pages():
+    """The README's own-data config is the page's (which the test below runs), line for line."""
+    readme = re.search(r'## Your own data.*?```python\n(.*?)```', (ROOT / 'README.md').read_text(), re.S).group(1)
+    page = re.search(r"cat > configs/my_dataset.py <<'EOF'\n(.*?)EOF", PAGE.read_text(), re.S).group(1)
+    assert readme.strip() and [line for line in readme.splitlines() if line not in page.splitlines()] == []
+
+
 @pytest.mark.slow
 def test_custom_dataset_page_runs_as_written(tmp_path, tiny_clip_ckpt):
     sys.path.insert(0, str(ROOT / 'tests' / 'apis'))
