@@ -1,4 +1,4 @@
-"""'Adding your own dataset' from the README: one config file, then the standard tools train and test from it."""
+"""A new dataset is one config file (docs/data.md): the standard tools train and test from it."""
 import json
 import sys
 import textwrap

@@ -25,5 +25,5 @@ load_from = None
 resume = False
 # 'auto' (resolved by zeetad.engine.apply_engine_defaults): deterministic kernels on CPU, where torch has one for
 # every op we use and the cost is small, so one seed + one thread count gives bit-identical runs; off on CUDA, where
-# torch would refuse to run (cuBLAS workspace variable, grid_sample backward; README: Reproducibility).
+# torch would refuse to run (cuBLAS workspace variable, grid_sample backward; docs/reliability.md).
 randomness = dict(seed=0, deterministic='auto')

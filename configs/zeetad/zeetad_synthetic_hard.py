@@ -1,4 +1,4 @@
-# The small hard benchmark (README, "A small hard benchmark"): 144 invented videos at 25 fps, 24 invented classes
+# The small hard benchmark (configs/zeetad/README.md): 144 invented videos at 25 fps, 24 invented classes
 # (18 seen / 6 unseen, 3 random splits), 1024-d localisation features every 8 frames, CLIP frames at 2 fps, small
 # class margins in the CLIP stream, scene frames near class embeddings, 4 distractor bumps a minute.
 #   python tools/data/make_synthetic_data.py --shape invented --preset hard

@@ -1,4 +1,4 @@
-"""tools/detect.py --zeal with a tiny random LVLM and tiny CLIP, and tools/analysis_tools/visualize.py on its output."""
+"""tools/detect.py --zeal with a tiny random LVLM and tiny CLIP, and tools/visualize.py on its output."""
 import importlib.util
 import json
 import os
@@ -79,7 +79,7 @@ def test_visualize_timelines_and_metrics(zeal_run, tmp_path, capsys):
         'other': dict(subset='Validation', duration=9.0, annotations=[dict(label='swim', segment=[0, 1])])}
     gt_file = tmp_path / 'gt.json'
     gt_file.write_text(json.dumps(dict(database=gt)))
-    main = tool('analysis_tools/visualize')
+    main = tool('visualize')
     out = tmp_path / 'vis'
     assert main([str(zeal_run['out']), '--gt', str(gt_file), '--video', 'clip_a', '--out-dir', str(out)]) == 0
     preds = json.loads(zeal_run['out'].read_text())['results']['clip_a']

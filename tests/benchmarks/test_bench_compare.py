@@ -1,4 +1,4 @@
-"""The comparison with TadTR in tools/analysis_tools/benchmark_model.py: rows, the TadTR-like configuration,
+"""The comparison with TadTR in benchmarks/benchmark_model.py: rows, the TadTR-like configuration,
 TadTR's stand-ins.
 
 TadTR's own code is never part of zeetad: the end-to-end check against it runs only when ``TADTR_PATH`` names a
@@ -8,10 +8,10 @@ import os
 import pytest
 import torch
 
-from tools.analysis_tools.bench_compare import tadtr_like_model_cfg
-from tools.analysis_tools.bench_model import load_config
-from tools.analysis_tools.bench_tadtr import RoIAlign1d, load_tadtr
-from zeetad.models.zeetad import resolve_autocast
+from benchmarks.common.compare import tadtr_like_model_cfg
+from benchmarks.common.model import load_config
+from benchmarks.common.tadtr import RoIAlign1d, load_tadtr
+from zeetad.models.inference_utils import resolve_autocast
 from test_bench_tools import run_tool
 
 

@@ -1,4 +1,4 @@
-"""The helpers behind tools/analysis_tools/benchmark_{data,model}.py: tables, memory, network guard,
+"""The helpers behind benchmarks/benchmark_{data,model}.py: tables, memory, network guard,
 profiler attribution, attention comparison, THUMOS14 windows, the benchmark dataset and loader."""
 import os
 import socket
@@ -9,9 +9,9 @@ import torch
 from torch import nn
 
 from testing_utils import ROOT
-from tools.analysis_tools.benchmark import (NetworkBlocked, format_table, no_network, peak_memory, saved_tensors_mib,
+from benchmarks.harness import (NetworkBlocked, format_table, no_network, peak_memory, saved_tensors_mib,
                                     time_calls)
-from tools.analysis_tools.profile_ranges import RangeHooks, profile_parts
+from benchmarks.common.profile_ranges import RangeHooks, profile_parts
 
 
 def test_format_table_is_aligned_markdown():
@@ -136,7 +136,7 @@ def test_range_hooks_restore_functions_and_methods():
 
 
 def test_compare_attention_agrees_with_the_naive_loop():
-    from tools.analysis_tools.bench_attention import AttentionCase, compare_attention
+    from benchmarks.common.attention import AttentionCase, compare_attention
     case = AttentionCase('toy', batch=2, queries=5, levels=(6, 3), heads=2, head_dim=4, points=2)
     rows = compare_attention(case, repeat=1, naive_batch=1)
     assert [r['method'] for r in rows] == ['naive loop', 'auto', 'dense', 'gather', 'grid_sample']
@@ -146,7 +146,7 @@ def test_compare_attention_agrees_with_the_naive_loop():
 
 
 def test_video_windows_on_thumos14_test():
-    from tools.analysis_tools.bench_model import video_windows
+    from benchmarks.common.model import video_windows
     rows = video_windows(str(ROOT / 'data/thumos14/annotations/thumos14.json'), 'Test', size=128, overlap=0.25)
     assert len(rows) == 212
     by_id = {r[0]: r for r in rows}
@@ -156,7 +156,7 @@ def test_video_windows_on_thumos14_test():
 
 
 def test_split_classes_and_synthetic_windows():
-    from tools.analysis_tools.bench_model import load_config, split_classes, static_memory_mib, synthetic_windows
+    from benchmarks.common.model import load_config, split_classes, static_memory_mib, synthetic_windows
     cfg = load_config()
     seen, unseen = split_classes(cfg, 'train'), split_classes(cfg, 'test')
     assert len(seen) == 15 and len(unseen) == 5 and not set(seen) & set(unseen)
@@ -178,7 +178,7 @@ def test_split_classes_and_synthetic_windows():
 def test_benchmark_config_resolves_through_the_package_not_the_checkout(tmp_path, monkeypatch):
     """The helpers hold no repository path: from another directory the config is the one zeetad ships, and a
     split root relative to that directory is not found (the generic fallback names), as the datasets read it."""
-    from tools.analysis_tools import bench_model
+    from benchmarks.common import model as bench_model
     from zeetad.utils.resources import shipped_config
     assert not hasattr(bench_model, 'REPO_ROOT')
     monkeypatch.chdir(tmp_path)
@@ -193,7 +193,7 @@ def test_feature_dataset_formats_agree_and_loader_counts(tmp_path):
     import zeetad.datasets  # noqa: F401
     from zeetad.models.data_preprocessor import TADDataPreprocessor
     from zeetad.registry import DATASETS
-    from tools.analysis_tools.bench_data import dataset_config, time_loader, write_feature_dataset
+    from benchmarks.common.data import dataset_config, time_loader, write_feature_dataset
     desc = write_feature_dataset(str(tmp_path), ['A', 'B'], num_videos=2, length=64, loc_dim=8, clip_dim=4,
                                  annotated_videos=3)
     assert desc['annotated_videos'] == 3 and desc['bytes'][('npy', 'float16')] == 2 * 64 * 8 * 2

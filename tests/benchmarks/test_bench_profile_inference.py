@@ -1,4 +1,4 @@
-"""Smoke test: tools/analysis_tools/profile_inference.py at --quick sizes."""
+"""Smoke test: benchmarks/benchmark_inference.py at --quick sizes."""
 import json
 import subprocess
 import sys
@@ -6,13 +6,13 @@ import sys
 import pytest
 
 from testing_utils import ROOT
-from tools.analysis_tools.bench_model import video_windows
+from benchmarks.common.model import video_windows
 
 
 @pytest.mark.slow
-def test_profile_inference_quick(tmp_path):
+def test_benchmark_inference_quick(tmp_path):
     out = tmp_path / 'p.json'
-    proc = subprocess.run([sys.executable, str(ROOT / 'tools/analysis_tools/profile_inference.py'), '--quick', '--threads', '1',
+    proc = subprocess.run([sys.executable, str(ROOT / 'benchmarks/benchmark_inference.py'), '--quick', '--threads', '1',
                            '--json', str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     res = json.loads(out.read_text())

@@ -10,7 +10,7 @@ from testing_utils import ROOT
 
 def run_tool(name, *args, tmp_path):
     out = tmp_path / f'{name}.json'
-    proc = subprocess.run([sys.executable, str(ROOT / 'tools' / 'analysis_tools' / name), *args, '--json', str(out)],
+    proc = subprocess.run([sys.executable, str(ROOT / 'benchmarks' / name), *args, '--json', str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout, json.loads(out.read_text())

@@ -116,7 +116,7 @@ def test_empty_subset_and_bad_keys(tiny_dataset):
 
 
 def test_split_eval_videos_option_selects_the_test_videos(tiny_dataset, tmp_path):
-    # README: `--cfg-options split.eval_videos=all` next to split.ratio / split.index; it used to be ignored.
+    # docs/data.md: `--cfg-options split.eval_videos=all` next to split.ratio / split.index; it used to be ignored.
     from zeetad.engine.runner_setup import load_config
     from zeetad.registry import DATASETS
     dataset = dict(type='TADDataset', ann_file=tiny_dataset['ann_file'], loc_features=tiny_dataset['loc_features'],

@@ -1,7 +1,7 @@
 """Every dataset generator writes what it wrote before its writing moved to zeetad/datasets/dataset_writer.py.
 
 ``writer_golden.json`` holds the fingerprints (``writer_cases.fingerprint``) of each generator's output for a
-fixed seed, captured from the code before the refactor; README figures were measured on this data, so the
+fixed seed, captured from the code before the refactor; the published figures were measured on this data, so the
 generators' content must not move. Regenerate only for an intended change of content:
 ``cd tests/datasets && PYTHONPATH=../..:.. python writer_cases.py > writer_golden.json``.
 """

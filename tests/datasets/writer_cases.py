@@ -1,8 +1,8 @@
 """The dataset writers' outputs for fixed seeds, reduced to fingerprints (test_data_writers_golden.py).
 
 Each case runs one generator at small sizes: the synthetic THUMOS14-, ActivityNet- and invented-shaped
-datasets (``tools/data/make_synthetic_data.py``), the benchmark feature dataset (``tools/analysis_tools/
-bench_data.py``) and the tests' toy dataset (``testing_utils.write_tiny_dataset``). Text files are fingerprinted
+datasets (``tools/data/make_synthetic_data.py``), the benchmark feature dataset (``benchmarks/
+common/data.py``) and the tests' toy dataset (``testing_utils.write_tiny_dataset``). Text files are fingerprinted
 by their bytes; arrays (``.npy`` files, HDF5 datasets) by dtype, shape and float64 sums, so that a last-bit
 difference of another machine's BLAS does not fail the test while any change of content does.
 """
@@ -50,7 +50,7 @@ def case_invented(out: Path):
 
 
 def case_benchmark(out: Path):
-    from tools.analysis_tools.bench_data import write_feature_dataset
+    from benchmarks.common.data import write_feature_dataset
     write_feature_dataset(str(out), ['A', 'B', 'C'], num_videos=2, length=64, loc_dim=8, clip_dim=4,
                           annotated_videos=3)
 

@@ -43,7 +43,7 @@ def train(config: Path, work_dir: Path, hash_seed: str) -> tuple:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(torch.cuda.is_available(), reason='bit-identical training is a CPU guarantee (README)')
+@pytest.mark.skipif(torch.cuda.is_available(), reason='bit-identical training is a CPU guarantee (docs/reliability.md)')
 def test_same_seed_twice_gives_identical_weights_and_metrics(config, tmp_path):
     state_a, map_a = train(config, tmp_path / 'a', '1')
     state_b, map_b = train(config, tmp_path / 'b', '2')

@@ -15,7 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, 'tools'))
 
 import eval_detections  # noqa: E402
-from tools.analysis_tools import benchmark_eval, benchmark_nms  # noqa: E402
+from benchmarks import benchmark_eval, benchmark_nms  # noqa: E402
 
 DATABASE = {
     'v1': {'subset': 'Test', 'duration': 50.0,

@@ -32,14 +32,14 @@ def _batch(seed=0, batch=2, queries=6, classes=4, aux=2):
 def test_hand_computed_values():
     outputs = dict(pred_logits=torch.zeros(1, 2, 2), pred_segments=torch.tensor([[[0.5, 0.2], [0.1, 0.1]]]),
                    pred_actionness=torch.zeros(1, 2))
-    losses = SetCriterion(actionness_loss='l1')(outputs, [_tgt([1], [[0.5, 0.4]])])
+    losses = SetCriterion()(outputs, [_tgt([1], [[0.5, 0.4]])])
     assert set(losses) == {'loss_cls', 'loss_seg', 'loss_iou', 'loss_actionness'}
     # focal at p=0.5: positive 0.25*0.25*ln2, three negatives 0.75*0.25*ln2 each; weight 2, one segment.
     assert losses['loss_cls'].item() == pytest.approx(2 * 0.625 * math.log(2), rel=1e-6)
     assert losses['loss_seg'].item() == pytest.approx(5 * 0.2, rel=1e-6)  # |0.2 - 0.4|
     assert losses['loss_iou'].item() == pytest.approx(2 * (1 - 0.5), rel=1e-6)  # [0.4,0.6] in [0.3,0.7]
-    # actionness targets (0.5, 0), predictions 0.5 each: mean L1 0.25, weight 4.
-    assert losses['loss_actionness'].item() == pytest.approx(1.0, rel=1e-6)
+    # actionness targets (0.5, 0), logits 0: BCE with logits = softplus(0) - t * 0 = ln 2 each, weight 4.
+    assert losses['loss_actionness'].item() == pytest.approx(4 * math.log(2), rel=1e-6)
 
 
 def test_perfect_predictions_give_zero_localisation_loss():
@@ -78,11 +78,14 @@ def test_actionness_target_uses_only_own_video():
     tadtr = segment_iou(segment_cw_to_t1t2(segs.reshape(-1, 2)), all_gt).max(1).values.reshape(2, 2)
     assert tadtr[1, 0].item() == pytest.approx(1.0)  # the batch-wide max would call it a perfect hit
     assert torch.allclose(ours, torch.tensor([[1.0, 0.0], [0.0, 1.0]]), atol=1e-6)
-    actionness = torch.zeros(2, 2)  # sigmoid -> 0.5 everywhere
-    losses = SetCriterion(loss_weights=dict(loss_cls=0, loss_seg=0, loss_iou=0), actionness_loss='l1')(
+    actionness = torch.full((2, 2), 2.0)  # BCE with logits = softplus(2) - 2 t per query
+    losses = SetCriterion(loss_weights=dict(loss_cls=0, loss_seg=0, loss_iou=0))(
         dict(pred_segments=segs, pred_actionness=actionness), targets)
     assert set(losses) == {'loss_actionness'}
-    assert losses['loss_actionness'].item() == pytest.approx(4 * 0.5, rel=1e-6)  # TadTR would give 4 * 0.375
+    softplus = math.log1p(math.exp(2.0))
+    assert losses['loss_actionness'].item() == pytest.approx(4 * (softplus - 1.0), rel=1e-6)  # mean target 0.5
+    tadtr_loss = 4 * (softplus - 2 * tadtr.mean().item())
+    assert abs(tadtr_loss - losses['loss_actionness'].item()) > 0.5  # the batch-wide targets would differ
 
 
 def test_zero_target_samples():
@@ -201,36 +204,3 @@ def test_optimising_free_predictions_fits_targets():
     assert torch.allclose(actionness.sigmoid(), target, atol=0.05)
     (q, t), = criterion.match(dict(pred_logits=logits, pred_segments=raw_segs.sigmoid()), targets)
     assert torch.allclose(raw_segs.sigmoid()[0, q], targets[0]['segments'][t], atol=0.02)
-
-
-def _softmax_case():
-    # One video, 2 queries, 3 classes; the matcher takes query 0 for the single ground truth (label 2): it
-    # overlaps it exactly while query 1 is far away.
-    logits = torch.tensor([[[1.0, 0.0, 2.0], [3.0, -1.0, 0.5]]])
-    segs = torch.tensor([[[0.5, 0.4], [0.1, 0.05]]])
-    return dict(pred_logits=logits, pred_segments=segs), [_tgt([2], [[0.5, 0.4]])]
-
-
-def test_softmax_cross_entropy_hand_value():
-    outputs, targets = _softmax_case()
-    losses = SetCriterion(cls_loss='softmax')(outputs, targets)
-    # -log softmax([1, 0, 2])[2] = log(e + 1 + e^2) - 2, weight 2, one segment; query 1 (unmatched) adds nothing.
-    expected = 2 * (math.log(math.e + 1 + math.e ** 2) - 2)
-    assert losses['loss_cls'].item() == pytest.approx(expected, rel=1e-6)
-    focal = SetCriterion(cls_loss='focal')(outputs, targets)['loss_cls'].item()
-    both = SetCriterion(cls_loss='focal+softmax')(outputs, targets)['loss_cls'].item()
-    assert both == pytest.approx(focal + expected, rel=1e-6)
-    # Unmatched queries carry no class loss: changing query 1's logits leaves the loss as it was.
-    outputs['pred_logits'] = outputs['pred_logits'].clone()
-    outputs['pred_logits'][0, 1] = torch.tensor([-5.0, 9.0, -3.0])
-    assert SetCriterion(cls_loss='softmax')(outputs, targets)['loss_cls'].item() == pytest.approx(expected, rel=1e-6)
-
-
-def test_softmax_cross_entropy_ignores_a_shared_bias_and_rejects_unknown_names():
-    outputs, targets = _softmax_case()
-    shifted = dict(outputs, pred_logits=outputs['pred_logits'] - 4.6)  # the classifier's logit bias
-    a = SetCriterion(cls_loss='softmax')(outputs, targets)['loss_cls']
-    b = SetCriterion(cls_loss='softmax')(shifted, targets)['loss_cls']
-    assert a.item() == pytest.approx(b.item(), rel=1e-6)
-    with pytest.raises(ValueError, match='cls_loss'):
-        SetCriterion(cls_loss='ce')

@@ -126,7 +126,7 @@ def test_even_or_nonpositive_projection_kernel_is_rejected(tiny_clip_ckpt, kerne
 def test_shipped_schedule_uses_fused_adamw_with_the_plain_update(tiny_clip_ckpt):
     from mmengine.config import Config
 
-    from tools.analysis_tools.bench_model import build_optim_wrapper
+    from benchmarks.common.model import build_optim_wrapper
     cfg = Config.fromfile(str(ROOT / 'configs' / 'zeetad' / 'zeetad_thumos14_i3d_clip.py'))
     models = [_model(tiny_clip_ckpt).train() for _ in range(2)]
     fused = build_optim_wrapper(models[0], cfg)
@@ -178,7 +178,7 @@ def test_unknown_autocast_dtype_is_rejected(tiny_clip_ckpt):
 
 @pytest.mark.parametrize('native', [True, False])
 def test_auto_autocast_is_bf16_only_where_the_cpu_has_native_bf16(tiny_clip_ckpt, monkeypatch, native):
-    from zeetad.models import zeetad as zeetad_module
+    from zeetad.models import inference_utils as zeetad_module
     monkeypatch.setattr(zeetad_module, 'native_bf16', lambda device_type='cpu': native)
     assert zeetad_module.resolve_autocast('auto') == ('bfloat16' if native else None)
     assert zeetad_module.resolve_autocast(None) is None and zeetad_module.resolve_autocast('float16') == 'float16'
@@ -196,7 +196,7 @@ def test_auto_autocast_is_bf16_only_where_the_cpu_has_native_bf16(tiny_clip_ckpt
 
 
 def test_native_bf16_follows_the_cpu_flags(monkeypatch):
-    from zeetad.models.zeetad import native_bf16
+    from zeetad.models.inference_utils import native_bf16
     monkeypatch.setattr(torch.cpu, '_is_avx512_bf16_supported', lambda: False, raising=False)
     monkeypatch.setattr(torch.cpu, '_is_amx_tile_supported', lambda: False, raising=False)
     assert not native_bf16('cpu')

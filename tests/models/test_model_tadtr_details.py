@@ -6,7 +6,7 @@ from mmengine.config import Config
 from zeetad.models.heads import ActionnessHead
 from zeetad.models.heads.actionness_head import expand_segments
 from zeetad.registry import MODELS
-from tools.analysis_tools.bench_model import build_optim_wrapper
+from benchmarks.common.model import build_optim_wrapper
 from testing_utils import ROOT, tiny_model_cfg
 
 CONFIGS = sorted(p.name for p in (ROOT / 'configs' / 'zeetad').glob('*.py'))
@@ -63,7 +63,7 @@ def test_score_fusion(fusion, tiny_clip_ckpt):
     """``'mul'``: class probability x actionness probability; ``'cls'``: class probability alone."""
     torch.manual_seed(0)
     model = MODELS.build(dict(tiny_model_cfg('zeetad_thumos14_i3d_clip.py', tiny_clip_ckpt),
-                              test_cfg=dict(topk=5, score_fusion=fusion))).eval()
+                              test_cfg=dict(topk=5, score_fusion=fusion, class_score='sigmoid', autocast=None))).eval()
     g = torch.Generator().manual_seed(0)
     inputs = dict(loc=torch.randn(1, 24, 2048, generator=g), clip=torch.randn(1, 24, 512, generator=g),
                   mask=torch.zeros(1, 24, dtype=torch.bool))
@@ -87,7 +87,8 @@ def test_softmax_class_score_over_the_test_texts(temperature, tiny_clip_ckpt):
     """``class_score='softmax'``: P(class | proposal) over the K test classes (temperature-scaled) x actionness."""
     torch.manual_seed(0)
     model = MODELS.build(dict(tiny_model_cfg('zeetad_thumos14_i3d_clip.py', tiny_clip_ckpt),
-                              test_cfg=dict(topk=6, class_score='softmax', softmax_temperature=temperature))).eval()
+                              test_cfg=dict(topk=6, class_score='softmax', softmax_temperature=temperature,
+                                            autocast=None))).eval()
     g = torch.Generator().manual_seed(1)
     inputs = dict(loc=torch.randn(1, 24, 2048, generator=g), clip=torch.randn(1, 24, 512, generator=g),
                   mask=torch.zeros(1, 24, dtype=torch.bool))
@@ -109,7 +110,8 @@ def test_clip_prior_mixes_in_clips_own_zero_shot_rule(weight, tiny_clip_ckpt):
     import torch.nn.functional as F
     torch.manual_seed(0)
     model = MODELS.build(dict(tiny_model_cfg('zeetad_thumos14_i3d_clip.py', tiny_clip_ckpt, clip_dim=256),
-                              test_cfg=dict(topk=6, clip_prior_weight=weight))).eval()
+                              test_cfg=dict(topk=6, clip_prior_weight=weight, class_score='sigmoid',
+                                            autocast=None))).eval()
     g = torch.Generator().manual_seed(2)  # CLIP frames of the tiny text tower's width (256)
     inputs = dict(loc=torch.randn(1, 24, 2048, generator=g), clip=torch.randn(1, 24, 256, generator=g),
                   mask=torch.zeros(1, 24, dtype=torch.bool))

@@ -27,7 +27,7 @@ def model_cfg(data, **localizer):
                         text_encoder=dict(type='CLIPTextEncoder', model_config_file=TINY_CLIP_CONFIG,
                                           pretrained=data['clip_ckpt'], num_adapter_blocks=1, adapter_width=16)),
         criterion=dict(type='SetCriterion', matcher=dict(type='HungarianMatcher')),
-        test_cfg=dict(topk=20))
+        test_cfg=dict(topk=20, class_score='sigmoid', autocast=None))
 
 
 def dataset(data, role):

@@ -56,6 +56,7 @@ def installed(tmp_path_factory):
 def test_installed_package_is_the_one_run_and_ships_its_configs(installed):
     site = str(installed['site'])
     assert installed['python']('import zeetad; print(zeetad.__file__)').startswith(site)
+    assert not [d for d in ('tools', 'benchmarks', 'tests') if os.path.exists(os.path.join(site, d))]  # checkout only
     shipped = installed['python'](f'from zeetad.utils.resources import shipped_config; '
                                   f'print(shipped_config({CONFIG!r}))')
     assert shipped.startswith(os.path.join(site, 'zeetad', '.mim', 'configs'))

@@ -1,8 +1,10 @@
 """The package tree keeps library, testing helpers and tools apart, and configs resolve through the package."""
 import ast
+import fnmatch
 import importlib
 import importlib.util
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -27,23 +29,25 @@ def test_library_imports_neither_the_testing_helpers_nor_the_tools():
         rel = path.relative_to(ROOT).as_posix()
         if rel.startswith('zeetad/testing/'):
             continue
-        offenders += [f'{rel}: {m}' for m in _imports(path)
-                      if m.split('.')[0] == 'tools' or m == 'zeetad.testing' or m.startswith('zeetad.testing.')]
+        offenders += [f'{rel}: {m}' for m in _imports(path) if m.split('.')[0] in ('tools', 'benchmarks')
+                      or m == 'zeetad.testing' or m.startswith('zeetad.testing.')]
     assert offenders == []
 
 
-def test_benchmark_helpers_live_beside_the_tools():
-    """Benchmark/profiling code is not library code: none under zeetad/, all in tools/analysis_tools/."""
+def test_benchmark_code_lives_in_one_folder_with_one_naming_scheme():
+    """Benchmark/profiling code is not library code and not a user tool: all of it in benchmarks/, scripts named
+    benchmark_*.py, shared code in harness.py and common/; none under zeetad/ or tools/."""
     from setuptools import find_packages
     packages = find_packages(str(ROOT), include=['zeetad', 'zeetad.*'])
     assert 'zeetad.utils' in packages and not [p for p in packages if p.split('.')[0] != 'zeetad']
-    library = {p.name for p in (ROOT / 'zeetad').rglob('*.py')}
-    helpers = {p.name for p in (ROOT / 'tools' / 'analysis_tools').glob('*.py')} - {'__init__.py'}
-    assert {'bench_model.py', 'benchmark.py', 'model_report.py', 'profile_ranges.py'} <= helpers
-    assert not library & helpers
-    import fnmatch
-    patterns = ('bench*.py', '*benchmark*.py', 'profile_*.py', '*_report.py')
-    assert [p for p in sorted(library) if any(fnmatch.fnmatch(p, pat) for pat in patterns)] == []  # none new
+    top = {p.name for p in (ROOT / 'benchmarks').glob('*.py')} - {'__init__.py', 'harness.py'}
+    assert top and all(re.fullmatch(r'benchmark_\w+\.py', name) for name in top), sorted(top)
+    common = {p.name for p in (ROOT / 'benchmarks' / 'common').glob('*.py')}
+    assert {'model.py', 'model_report.py', 'profile_ranges.py'} <= common
+    patterns = ('bench*.py', '*benchmark*.py', 'profile_*.py', '*_report.py', 'harness.py')
+    elsewhere = [p.relative_to(ROOT).as_posix() for folder in ('zeetad', 'tools') for p in (ROOT / folder).rglob('*.py')
+                 if any(fnmatch.fnmatch(p.name, pat) for pat in patterns)]
+    assert elsewhere == []
 
 
 @pytest.mark.parametrize('tool,module', sorted(WRAPPERS.items()))
@@ -83,8 +87,9 @@ def test_configs_path_resolves_through_the_package(tmp_path, monkeypatch):
         shipped_config('zeal/none.py')
 
 
-def _readme_block(title: str) -> str:
-    text = (ROOT / 'README.md').read_text()
+def _layout_block(title: str) -> str:
+    """The first code block of section ``title`` of docs/layout.md."""
+    text = (ROOT / 'docs' / 'layout.md').read_text()
     section = text[text.index(f'## {title}\n'):]
     return section[section.index('```\n') + 4:section.index('\n```', section.index('```\n') + 4)]
 
@@ -98,10 +103,10 @@ def _expand(token: str) -> list:
     return [x for part in m.group(1).split(',') for x in _expand(token[:m.start()] + part + token[m.end():])]
 
 
-def test_readme_project_layout_matches_the_tree():
+def test_documented_project_layout_matches_the_tree():
     import fnmatch
     import re
-    block = _readme_block('Project layout')
+    block = _layout_block('Project layout')
     lines = block.splitlines()
     # zeetad's subpackages (two-space indent) and models' (four), each listed once, none missing.
     listed = {m.group(1) for line in lines if (m := re.match(r'^  (\w+)/\s', line))}
@@ -121,7 +126,7 @@ def test_readme_project_layout_matches_the_tree():
     head = tools_text[:tools_text.index('  data/')]
     assert top == {x for t in re.findall(r'[\w{},*]+\.(?:py|sh)', head) for x in _expand(t)}
     # "Tests": the areas are the test folders.
-    tests_block = _readme_block('Tests')
+    tests_block = _layout_block('Tests')
     areas = tests_block[tests_block.index('tests/<area>/'):].split('/', 2)[2]
     named = set(re.findall(r'\b([a-z]+)\b(?:,| \(|\n|$)', areas))
     assert named == {d.name for d in (ROOT / 'tests').iterdir() if d.is_dir() and d.name != '__pycache__'}

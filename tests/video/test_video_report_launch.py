@@ -56,7 +56,7 @@ def test_resolve_device():
 
 
 def test_benchmark_tool_smoke(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('benchmark_extract_tool', ROOT / 'tools/analysis_tools/benchmark_extract.py')
+    spec = importlib.util.spec_from_file_location('benchmark_extract_tool', ROOT / 'benchmarks/benchmark_extract.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     out = tmp_path / 'bench.json'

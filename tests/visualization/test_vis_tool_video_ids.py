@@ -1,4 +1,4 @@
-"""tools/analysis_tools/visualize.py takes ActivityNet's YouTube ids, which may begin with '-' or '--', as --video
+"""tools/visualize.py takes ActivityNet's YouTube ids, which may begin with '-' or '--', as --video
 values."""
 import importlib.util
 import json
@@ -7,7 +7,7 @@ from testing_utils import ROOT
 
 
 def test_video_ids_beginning_with_dashes(tmp_path):
-    spec = importlib.util.spec_from_file_location('tool_visualize_ids', ROOT / 'tools/analysis_tools/visualize.py')
+    spec = importlib.util.spec_from_file_location('tool_visualize_ids', ROOT / 'tools/visualize.py')
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     ids = ['-U4lNtzVQ8s', '--0edUL8zmA', 'plain']  # real ActivityNet-1.3 ids have both forms

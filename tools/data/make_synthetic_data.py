@@ -1,10 +1,10 @@
 #!/usr/bin/env python
-"""Write a synthetic zero-shot TAD dataset over real annotation timings (see README, "Synthetic data").
+"""Write a synthetic zero-shot TAD dataset over real annotation timings (see docs/data.md).
 
     python tools/data/make_synthetic_data.py                       # THUMOS14-shaped, tiny random CLIP text tower
     python tools/data/make_synthetic_data.py --shape activitynet   # 1,500 real ActivityNet videos, synthetic labels
     python tools/data/make_synthetic_data.py --clip-model ViT-B-16 --clip-pretrained openai   # a real CLIP, if present
-    python tools/data/make_synthetic_data.py --shape invented --preset hard    # the small hard benchmark (README)
+    python tools/data/make_synthetic_data.py --shape invented --preset hard    # the small hard benchmark
 """
 import argparse
 import os
@@ -60,7 +60,7 @@ def parse_args(argv=None):
 
 
 # --preset hard (SyntheticConfig fields): chosen so the ground-truth-pooled CLIP frames still name most unseen
-# instances but neither stream separates the classes cleanly (README, "A small hard benchmark").
+# instances but neither stream separates the classes cleanly (configs/zeetad/README.md).
 HARD_PRESET = dict(clip_class_margin=0.6, clip_scene_class=0.4, distractors_per_minute=4.0,
                    distractor_amplitude=0.9, class_amplitude=0.15, noise_std=0.8)
 # per shape: (loc_dim, loc_stride, loc_fps, clip_fps); loc_fps None: the video's own frame rate

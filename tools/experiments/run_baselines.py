@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""ZEETAD against its baselines on the same unseen classes, fixed budget and seeds (the README's ablation table).
+"""ZEETAD against its baselines on the same unseen classes, fixed budget and seeds (the baselines table of configs/zeetad/README.md).
 
     python tools/experiments/run_baselines.py [--config CFG] [--ratios 75 50] [--index 0] [--seeds 0 1 2]
                                   [--work-dir work_dirs/baselines] [--cfg-options k=v ...]

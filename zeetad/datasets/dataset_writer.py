@@ -1,6 +1,6 @@
 """Writing a dataset in the on-disk formats zeetad reads: the one writer behind the synthetic generators
 (:mod:`.synthetic_io`: THUMOS14-, ActivityNet- and invented-shaped), the benchmark dataset
-(``tools/analysis_tools/bench_data.py``) and the tests' toy data; they differ only in what they write.
+(``benchmarks/common/data.py``) and the tests' toy data; they differ only in what they write.
 
 - annotations: ActivityNet-style JSON ``{"version", "database": {video_id: {"subset", "duration", "fps",
   "annotations": [{"label", "segment": [start, end]}]}}}``, as :func:`.annotations.load_annotations` reads it;

@@ -1,6 +1,6 @@
 """Synthetic features laid over a real annotation file, in the real on-disk formats.
 
-Data model (documented in the README):
+Data model (documented in docs/data.md):
 
 * Localisation stream ``(T, C_loc)`` on a snippet grid (stride/window/fps like I3D or TSP): a slowly drifting
   background in a random low-rank subspace plus white noise; inside every instance a class-agnostic

@@ -148,7 +148,7 @@ class TADDataset(BaseDataset):
         return dropped
 
     def _protocol(self, kept: int, total: int) -> str:
-        """Which videos are scored, for the run summaries (published numbers differ on it: README)."""
+        """Which videos are scored, for the run summaries (published numbers differ on it: docs/data.md)."""
         if self.role == 'train':
             return f'{kept} of {total} with a train-class instance'
         which = 'all' if self.eval_videos == 'all' else 'those holding a test-class instance'

@@ -17,6 +17,7 @@ from mmengine import registry as mm
 
 from zeetad import registry as zr
 from zeetad.utils.suggest import did_you_mean
+from .config_keys import LEGACY_KEYS, ConfigError, contains, top_level_keys
 from .signatures import accepted_keys, value_kinds
 
 # Keys that mmengine pops from a component's config before calling the constructor.
@@ -26,15 +27,6 @@ _PLAIN_KEYS = {
     'auto_scale_lr': {'enable', 'base_batch_size'},
     'env_cfg': {'cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'},
 }
-# Top-level keys the Runner (or zeetad's tools) read, besides the Runner's own arguments.
-RUNNER_EXTRA = {'model_wrapper_cfg', 'find_unused_parameters', 'sync_bn', 'runner_type', 'custom_imports',
-                 'activation_checkpointing', 'efficient_conv_bn_eval', 'gpu_ids', 'amp_dtype'}
-
-
-class ConfigError(ValueError):
-    """Problems in a config, one per line, each starting with its key path."""
-
-
 def _close(name: str, options: Iterable[str]) -> str:
     return did_you_mean(name, options)
 
@@ -193,7 +185,6 @@ class _Checker:
 
 
 def _check_structure(cfg, check: _Checker) -> None:
-    from .config_load import LEGACY_KEYS, contains, top_level_keys
     known = top_level_keys()
     for key in cfg.keys():
         if key in LEGACY_KEYS and key not in known and \
@@ -224,8 +215,6 @@ def _check_structure(cfg, check: _Checker) -> None:
         check.component(hook, f'default_hooks.{name}', zr.HOOKS)
     if cfg.get('custom_hooks'):
         check.many(cfg.custom_hooks, 'custom_hooks', zr.HOOKS)
-    if cfg.get('model_ema'):
-        check.component(dict(cfg.model_ema, type='EMAHook'), 'model_ema', zr.HOOKS)
     check.loop(cfg.get('train_cfg'), 'train_cfg', None)
     check.loop(cfg.get('val_cfg'), 'val_cfg', 'ValLoop')
     check.loop(cfg.get('test_cfg'), 'test_cfg', 'TestLoop')
@@ -245,7 +234,7 @@ def validate_config(cfg, stage: str = 'train', files: bool = True) -> None:
     if stage not in ('train', 'test'):
         raise ValueError(f"stage must be 'train' or 'test', got {stage!r}")
     import zeetad.datasets  # noqa: F401  (register the components so that unknown names are really unknown)
-    import zeetad.engine  # noqa: F401
+    from . import checkpoint_hooks, nonfinite, resume, schedule  # noqa: F401  (zeetad's hooks, loops, wrappers)
     import zeetad.evaluation.tad_metric  # noqa: F401
     import zeetad.models  # noqa: F401
     check = _Checker()

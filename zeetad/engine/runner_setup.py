@@ -78,8 +78,6 @@ def apply_engine_defaults(cfg: Config) -> None:
     * ``CheckpointHook`` -> ``SafeCheckpointHook`` (rotation deletes only after the new checkpoint is written),
       and ``CheckpointFitHook`` in ``custom_hooks`` (a checkpoint of another model is an error), at every stage.
     * ``randomness.deterministic='auto'`` -> ``True`` without CUDA, ``False`` with it (see default_runtime.py).
-    * ``model_ema=dict(momentum=m, ...)`` -> mmengine's ``EMAHook`` with those arguments in ``custom_hooks`` (at
-      every stage: it also loads a checkpoint's averaged weights for testing), unless one is there already.
     """
     resolve_deterministic(cfg)
     wrapper = cfg.get('optim_wrapper')
@@ -98,8 +96,6 @@ def apply_engine_defaults(cfg: Config) -> None:
     for name in names:
         if not _has_hook(hooks, name):
             hooks.append(dict(type=name))
-    if cfg.get('model_ema') and not _has_hook(hooks, 'EMAHook'):
-        hooks.append(dict(type='EMAHook', **cfg.model_ema))
     cfg.custom_hooks = hooks
     if cfg.get('train_cfg'):
         loop = cfg.train_cfg

@@ -10,7 +10,7 @@ encoding of its reference, as DN-Deformable-DETR.
 
 Attention mask (True = blocked): the matching queries never see denoising queries (they would see the
 answer), the denoising groups do not see each other, and every denoising query sees the matching queries
-(the inference group first). Config: ``model.denoising=dict(num_groups=G, box_noise=0.4, weight=1.0)``
+(the learned queries). Config: ``model.denoising=dict(num_groups=G, box_noise=0.4, weight=1.0)``
 (:class:`~zeetad.models.zeetad.ZEETAD`); None (default): no denoising.
 """
 from __future__ import annotations
@@ -20,8 +20,6 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
-
-from .query_groups import group_attention_mask, repeat_targets
 
 __all__ = ['DenoisingQueries', 'denoising_attention_mask', 'noise_segments']
 
@@ -37,13 +35,15 @@ def noise_segments(segments: Tensor, box_noise: float, generator: Optional[torch
     return torch.stack((centre.clamp(0.0, 1.0), width.clamp(1e-3, 1.0)), dim=-1)
 
 
-def denoising_attention_mask(sizes: Sequence[int], num_dn_groups: int, dn_group_size: int,
+def denoising_attention_mask(num_queries: int, num_dn_groups: int, dn_group_size: int,
                              device: Optional[torch.device] = None) -> Tensor:
-    """``(Q_all + G * S, Q_all + G * S)`` bool mask, True where a query may not attend. ``sizes``: the query
-    groups (:func:`group_attention_mask`, the inference group first); ``G`` denoising groups of ``S`` queries."""
-    mask = group_attention_mask([*sizes] + [dn_group_size] * num_dn_groups, device)
-    total = sum(sizes)
-    mask[total:, :sizes[0]] = False  # denoising queries read the inference group, never the reverse
+    """``(Q + G * S, Q + G * S)`` bool mask over the ``Q`` learned queries followed by ``G`` denoising groups of
+    ``S`` queries, True where a query may not attend (``nn.MultiheadAttention``'s ``attn_mask`` convention):
+    each group sees itself only, except that denoising queries also read the learned ones."""
+    sizes = torch.as_tensor([num_queries] + [dn_group_size] * num_dn_groups, device=device)
+    group = torch.repeat_interleave(torch.arange(len(sizes), device=device), sizes)
+    mask = group[:, None] != group[None, :]
+    mask[num_queries:, :num_queries] = False  # denoising queries read the learned queries, never the reverse
     return mask
 
 
@@ -84,7 +84,7 @@ class DenoisingQueries(nn.Module):
             raise KeyError(f'model.denoising: unknown keys {sorted(unknown)}; expected {list(_KEYS)}')
         return cls(d_model, **cfg)
 
-    def build(self, targets: Sequence[Mapping[str, Tensor]], sizes: Sequence[int], dtype: torch.dtype,
+    def build(self, targets: Sequence[Mapping[str, Tensor]], num_queries: int, dtype: torch.dtype,
               device: torch.device) -> Optional[Dict]:
         """The batch's denoising queries: ``tgt``, ``query_pos (B, E, C)``, ``reference (B, E, 2)`` (centre,
         width), ``attn_mask`` over all queries, ``valid (B, E)``; None when the batch has no ground truth.
@@ -107,7 +107,7 @@ class DenoisingQueries(nn.Module):
                 valid[b, g * slots:g * slots + len(seg)] = True
         query_pos = self.pos_head(_sine(reference, self.d_model).to(self.content.dtype)).to(dtype)
         tgt = self.content.to(dtype).expand(batch, reference.shape[1], -1)
-        mask = denoising_attention_mask(sizes, self.num_groups, slots, device)
+        mask = denoising_attention_mask(num_queries, self.num_groups, slots, device)
         return dict(tgt=tgt, query_pos=query_pos, reference=reference, attn_mask=mask, valid=valid, slots=slots)
 
     def losses(self, criterion, outputs: Mapping, targets: Sequence[Mapping[str, Tensor]],
@@ -115,14 +115,16 @@ class DenoisingQueries(nn.Module):
         """``dn.<loss>``: each denoising query against the segment it was made from, at every decoder layer
         (no matching), x ``weight``. ``outputs`` hold the denoising queries only (no actionness)."""
         slots = queries['slots']
-        repeated = repeat_targets(targets, self.num_groups)  # target g * N_b + n = group g's copy of n
+        # Target g * N_b + n is group g's copy of segment n.
+        repeated = [{k: v.repeat(self.num_groups, *([1] * (v.dim() - 1))) if isinstance(v, Tensor) else v
+                     for k, v in t.items()} for t in targets]
         indices = []
         for t in targets:
             n = len(t['segments'])
             query = torch.cat([torch.arange(n) + g * slots for g in range(self.num_groups)])
             target = torch.cat([torch.arange(n) + g * n for g in range(self.num_groups)])
             indices.append((query, target))
-        num = criterion._num_segments(repeated, outputs['pred_segments'].device)
+        num = criterion.num_segments(repeated, outputs['pred_segments'].device)
         losses: Dict[str, Tensor] = {}
         layers: List[Mapping] = [*outputs.get('aux_outputs', []), outputs]
         for i, layer in enumerate(layers):

@@ -1,60 +1,41 @@
-"""ZEETAD: dual localization + zero-shot proposal classification, trained end to end."""
+"""ZEETAD (Phan et al., WACV 2024): dual localization + zero-shot proposal classification, trained end to end.
+
+A window of snippet features goes through a Deformable-DETR encoder-decoder (the *dual localizer*): ``Q``
+learned queries each propose a segment and an actionness score, and gather a *semantic embedding* (decoder
+state + CLIP frames pooled inside the segment). The *zero-shot classifier* compares that embedding with CLIP
+text embeddings of the class names, so any class list can be scored at test time. Training matches queries to
+the ground truth (Hungarian) and adds DN-DETR denoising queries when configured; inference scores each query
+as class probability x actionness and keeps the top ``topk`` (segment, class) pairs per window.
+"""
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
-import numpy as np
 import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from zeetad.registry import MODELS
-from .denoising import DenoisingQueries
-from .query_groups import configured_num_queries, group_sizes, query_group_losses
 from zeetad.structures.segments import segment_t1t2_to_cw
+from .denoising import DenoisingQueries
+from .inference_utils import AUTOCAST_DTYPES, cyclic_permutation, resolve_autocast
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
-                        shuffle_class_names=False, shuffle_seed=0, autocast=None, class_score='sigmoid',
+                        shuffle_class_names=False, shuffle_seed=0, autocast='auto', class_score='softmax',
                         softmax_temperature=1.0, clip_prior_weight=0.0)
-AUTOCAST_DTYPES = (None, 'bfloat16', 'float16', 'auto')
 CLIP_LOGIT_SCALE = 100.0  # CLIP's own (maximum) logit scale, for the untrained CLIP prior
 CLASS_SCORES = ('sigmoid', 'softmax')
 
 
-def native_bf16(device_type: str = 'cpu') -> bool:
-    """Whether this machine runs bf16 matrix products natively on ``device_type``: a CPU with AVX512-BF16 or
-    AMX (elsewhere oneDNN emulates bf16, slower than float32). CUDA is not measured here: False."""
-    if device_type != 'cpu':
-        return False
-    checks = (getattr(torch.cpu, '_is_avx512_bf16_supported', None), getattr(torch.cpu, '_is_amx_tile_supported', None))
-    return any(check is not None and check() for check in checks)
-
-
-def resolve_autocast(value: Optional[str], device_type: str = 'cpu') -> Optional[str]:
-    """``test_cfg.autocast`` -> the dtype name inference runs under (None: float32); ``'auto'`` is
-    ``'bfloat16'`` where :func:`native_bf16`, else None."""
-    if value == 'auto':
-        return 'bfloat16' if native_bf16(device_type) else None
-    return value
-
-
-def cyclic_permutation(k: int, seed: int) -> np.ndarray:
-    """A random permutation of ``range(k)`` that is one ``k``-cycle (Sattolo's algorithm), so for ``k >= 2``
-    no index maps to itself; deterministic per ``seed`` and always terminates (one pass)."""
-    perm = np.arange(k)
-    rng = np.random.default_rng(seed)
-    for i in range(k - 1, 0, -1):
-        j = int(rng.integers(i))  # j < i (not <= i): this is what makes a single cycle
-        perm[i], perm[j] = perm[j], perm[i]
-    return perm
-
-
 @MODELS.register_module()
 class ZEETAD(BaseModel):
-    """Args:
+    """The ZEETAD detector; ``forward`` modes ``loss`` (training), ``predict`` (test) and ``tensor``.
+
+    Args:
         localizer: :class:`DualLocalizer` config.
         classifier: :class:`ZeroShotProposalClassifier` config (``in_dim`` filled in).
         criterion: :class:`SetCriterion` config.
+        data_preprocessor: :class:`TADDataPreprocessor` config (pads windows, builds masks).
         test_cfg: ``topk`` detections per window; ``score_fusion`` ``'mul'`` (class prob x actionness^p) or
             ``'cls'``; ``class_names`` to score instead of the dataset's (open vocabulary);
             ``shuffle_class_names`` scores class ``k`` with the text of another class (a control: a random
@@ -62,38 +43,25 @@ class ZEETAD(BaseModel):
             (or ``'float16'``) runs the localizer and classifier head under ``torch.autocast`` at inference
             (the class text embeddings stay float32): about 2x faster on CPUs with native bf16, see
             docs/benchmarks.md for its effect on mAP; ``'auto'``: bf16 on a CPU with native bf16
-            (:func:`native_bf16`), float32 elsewhere; None (default): float32. ``class_score``
-            ``'sigmoid'`` (per class, as trained) or ``'softmax'`` over the K test-class texts of
+            (:func:`native_bf16`, the default), float32 elsewhere; None: float32. ``class_score``
+            ``'sigmoid'`` (per class, as trained) or ``'softmax'`` (the default) over the K test-class texts of
             ``logits / softmax_temperature`` (CLIP's zero-shot rule: scores comparable across classes);
             ``clip_prior_weight`` w mixes the class probabilities with CLIP's own zero-shot rule on the
             frames pooled in each segment, ``(1 - w) p + w softmax(100 cos(pooled CLIP, text))`` (an output
             ensemble with the untrained matching, as WiSE-FT; the text is the classifier's, adapters included).
-        query_groups: training-only decoder query groups, dropped at inference (:mod:`zeetad.models.query_groups`):
-            ``dict(num_groups=G, queries=Q_extra, one_to_many=k, weight=w)`` adds ``G - 1`` groups of
-            ``Q_extra`` queries (default: the localizer's ``num_queries``), each matched on its own against the
-            ground truth repeated ``k`` times (``k=1``: Group DETR; ``k>1``: H-DETR's one-to-many branch), their
-            losses summed x ``w`` as ``groups.*``. None (default): one-to-one matching of the queries only.
         denoising: DN-DETR denoising queries in training (:mod:`zeetad.models.denoising`):
             ``dict(num_groups=G, box_noise=0.4, weight=1.0)`` adds ``G`` noised copies of every ground-truth
             segment as extra decoder queries, trained to reconstruct it (losses ``dn.*``). None (default): off.
         init_clip_identity: start the classifier's projection as the identity on the pooled-CLIP part of the
             semantic embedding (and zero on the decoder part), so training starts from CLIP's own matching.
-        init_reg: optional :class:`L2SPRegularizer` config (``keys`` parameter-name prefixes, ``weight``): adds
-            ``loss_init_reg = weight * ||theta - theta(0)||^2`` over those parameters, anchored at their values
-            after the initialisation above (L2-SP); None (default): no penalty.
     """
 
     def __init__(self, localizer: dict, classifier: dict, criterion: dict, data_preprocessor: Optional[dict] = None,
-                 test_cfg: Optional[dict] = None, init_clip_identity: bool = True, init_reg: Optional[dict] = None,
-                 query_groups: Optional[dict] = None, denoising: Optional[dict] = None, init_cfg=None):
+                 test_cfg: Optional[dict] = None, init_clip_identity: bool = True, denoising: Optional[dict] = None,
+                 init_cfg=None):
         # Built here through zeetad's registry: mmengine's BaseModel would look in its own root registry only.
         preprocessor = MODELS.build(data_preprocessor or dict(type='TADDataPreprocessor'))
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
-        self.query_groups = dict(query_groups or {})
-        self._group_sizes = group_sizes(configured_num_queries(localizer), self.query_groups)
-        if len(self._group_sizes) > 1:
-            localizer = dict(localizer, transformer=dict(localizer['transformer'],
-                                                         extra_query_groups=self._group_sizes[1:]))
         self.localizer = MODELS.build(localizer)
         self.denoising = DenoisingQueries.from_cfg(self.localizer.transformer.d_model, denoising) if denoising \
             else None
@@ -117,10 +85,6 @@ class ZEETAD(BaseModel):
                              f"{self.test_cfg['softmax_temperature']!r}")
         if init_clip_identity:
             self._init_clip_identity()
-        self.init_reg = None
-        if init_reg is not None:
-            self.init_reg = MODELS.build(dict(type='L2SPRegularizer', **init_reg))
-            self.init_reg.capture(self)  # after every initialisation above: the anchor is the starting point
 
     def _init_clip_identity(self) -> None:
         proj = self.classifier.proj
@@ -132,13 +96,12 @@ class ZEETAD(BaseModel):
             proj.weight[:, -clip_dim:] = torch.eye(clip_dim)
             proj.bias.zero_()
 
-    # ------------------------------------------------------------------ shared forward
     def _run(self, inputs: dict, class_names: Sequence[str], last_only: bool = False,
              extra_queries: Optional[dict] = None) -> dict:
         """Localizer + classifier; ``logits (M, B, Q, K)``, or ``(1, B, Q, K)`` of the last decoder layer only
         with ``last_only`` (inference, where the other layers' classes are never read)."""
-        kwargs = dict(extra_queries=extra_queries) if extra_queries is not None else {}
-        loc_out = self.localizer(inputs['loc'], inputs.get('clip'), inputs['mask'], last_only=last_only, **kwargs)
+        loc_out = self.localizer(inputs['loc'], inputs.get('clip'), inputs['mask'], last_only=last_only,
+                                 extra_queries=extra_queries)
         with torch.autocast(inputs['loc'].device.type, enabled=False):  # float32 and cached whatever the caller's
             text = self.classifier.text_embeddings(class_names)  # once per step, shared by every decoder layer
         logits = self.classifier(loc_out['semantics'], text_embeds=text)  # all layers in one call: (M, B, Q, K)
@@ -174,13 +137,14 @@ class ZEETAD(BaseModel):
 
     # ------------------------------------------------------------------ training
     def loss(self, inputs: dict, data_samples: list) -> dict:
+        """Set losses of the matched queries at every decoder layer, plus ``dn.*`` of the denoising queries."""
         targets = [dict(labels=s['gt_labels'], segments=segment_t1t2_to_cw(s['gt_segments'])) for s in data_samples]
-        dn = self.denoising.build(targets, self._group_sizes, inputs['loc'].dtype, inputs['loc'].device) \
+        num_queries = self.localizer.transformer.num_queries  # matched; denoising queries (if any) come after
+        dn = self.denoising.build(targets, num_queries, inputs['loc'].dtype, inputs['loc'].device) \
             if self.denoising is not None else None
         out = self._run(inputs, self._class_names(data_samples, training=True)[1], extra_queries=dn)
-        total = sum(self._group_sizes)  # the matched queries; denoising queries (if any) come after them
 
-        def layer(i: int, with_actionness: bool, queries: slice = slice(0, total)) -> dict:
+        def layer(i: int, with_actionness: bool, queries: slice = slice(0, num_queries)) -> dict:
             d = dict(pred_logits=out['logits'][i][:, queries], pred_segments=out['segments_cw'][i][:, queries])
             if with_actionness and out['actionness'] is not None:
                 d['pred_actionness'] = out['actionness'][:, queries]
@@ -188,19 +152,12 @@ class ZEETAD(BaseModel):
 
         outputs = layer(-1, True)
         outputs['aux_outputs'] = [layer(i, False) for i in range(out['logits'].shape[0] - 1)]
-        if len(self._group_sizes) > 1:
-            losses = query_group_losses(self.criterion, outputs, targets, self._group_sizes,
-                                        int(self.query_groups.get('one_to_many', 1)),
-                                        float(self.query_groups.get('weight', 1.0)))
-        else:
-            losses = self.criterion(outputs, targets)
+        losses = self.criterion(outputs, targets)
         if dn is not None:
-            rest = slice(total, None)
+            rest = slice(num_queries, None)
             dn_outputs = dict(layer(-1, False, rest), aux_outputs=[layer(i, False, rest)
                                                                     for i in range(out['logits'].shape[0] - 1)])
             losses.update(self.denoising.losses(self.criterion, dn_outputs, targets, dn))
-        if self.init_reg is not None and self.init_reg.weight > 0:
-            losses['loss_init_reg'] = self.init_reg(self)
         return losses
 
     # ------------------------------------------------------------------ inference

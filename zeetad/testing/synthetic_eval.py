@@ -1,6 +1,6 @@
 """Evaluating ZEAL's interval stage on synthetic curves over real annotations (no LVLM, no video).
 
-Used by ``tools/analysis_tools/benchmark_zeal.py`` and the tests: draw ground-truth-shaped curves at a noise level
+Used by ``benchmarks/benchmark_zeal.py`` and the tests: draw ground-truth-shaped curves at a noise level
 (:mod:`.synthetic_curves`), pick each video's classes, run the interval stage on every curve of the
 dataset in one call, and score with zeetad's ActivityNet-style mAP.
 """

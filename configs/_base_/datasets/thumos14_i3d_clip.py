@@ -1,6 +1,6 @@
 # THUMOS14 with ActionFormer's I3D features (2048-d, 16-frame snippets every 4 frames) for localisation and
 # CLIP frame features (tools/data/extract_clip_features.py) for recognition. Zero-shot split: 75/25, split 0;
-# change with --cfg-options split.ratio=50 split.index=3 (applied to every dataset; see README).
+# change with --cfg-options split.ratio=50 split.index=3 (applied to every dataset; see docs/data.md).
 data_root = 'data/thumos14'
 ann_file = data_root + '/annotations/thumos14.json'
 split = dict(mode='zero_shot', root='data/splits', dataset='THUMOS14', ratio=75, index=0)

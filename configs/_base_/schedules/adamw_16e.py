@@ -16,7 +16,7 @@ optim_wrapper = dict(
         'sampling_offsets': dict(lr_mult=0.1),
         'reference_head': dict(lr_mult=0.1),
         'text_encoder': dict(lr_mult=1.0),  # the text adapters (the tower itself is frozen)
-        'classifier.proj': dict(lr_mult=1.0),  # semantic embedding -> CLIP space (docs/training.md)
+        'classifier.proj': dict(lr_mult=1.0),  # semantic embedding -> CLIP space (docs/ablations.md)
     }))
 
 param_scheduler = [

@@ -100,7 +100,7 @@ class DeformableDecoderLayer1D(nn.Module):
                 memory_padding_mask: Optional[Tensor] = None, self_attn_mask: Optional[Tensor] = None) -> Tensor:
         """``tgt``/``query_pos`` ``(B, Q, C)``, ``reference_points`` ``(B, Q, L, 1 or 2)``,
         ``memory`` ``(B, S, C)``, ``memory_padding_mask`` ``(B, S)``, ``self_attn_mask`` ``(Q, Q)`` bool, True
-        where a query may not attend (training-only query groups) -> ``(B, Q, C)``."""
+        where a query may not attend (training-only denoising queries) -> ``(B, Q, C)``."""
         x = self.self_res.pre(tgt)
         q = x + query_pos
         tgt = self.self_res.post(tgt, self.self_attn(q, q, x, attn_mask=self_attn_mask, need_weights=False)[0])

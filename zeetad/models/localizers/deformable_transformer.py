@@ -7,7 +7,6 @@ from torch import Tensor, nn
 
 from zeetad.registry import MODELS
 
-from ..query_groups import group_attention_mask
 from ..layers import (MLP, DeformableDecoderLayer1D, DeformableEncoderLayer1D, MultiScaleDeformableAttention1D,
                       SinePositionalEncoding1D, inverse_sigmoid)
 
@@ -67,9 +66,6 @@ class DeformableTransformer1D(nn.Module):
             3-layer zero-init :class:`MLP` ``C -> C -> 2``), or a module to copy.
         share_segment_head: one head for all decoder layers instead of one each.
         positional_encoding: kwargs of :class:`SinePositionalEncoding1D`.
-        extra_query_groups: sizes of training-only query groups (:mod:`zeetad.models.query_groups`): in
-            training mode the decoder also runs them, kept apart from the ``Q`` queries and from each other by
-            a block-diagonal self-attention mask; in eval mode only the ``Q`` queries run.
     """
 
     def __init__(self,
@@ -87,8 +83,7 @@ class DeformableTransformer1D(nn.Module):
                  init_width: float = 0.1,
                  segment_head: Optional[Union[dict, nn.Module]] = None,
                  share_segment_head: bool = False,
-                 positional_encoding: Optional[dict] = None,
-                 extra_query_groups: Sequence[int] = ()) -> None:
+                 positional_encoding: Optional[dict] = None) -> None:
         super().__init__()
         if dec_layers < 1:
             raise ValueError(f'dec_layers must be >= 1, got {dec_layers}')
@@ -109,10 +104,6 @@ class DeformableTransformer1D(nn.Module):
         self.level_embed = nn.Parameter(torch.empty(num_levels, d_model))
         # Each query is (query_pos, content), as Deformable DETR splits a 2C embedding.
         self.query_embed = nn.Embedding(num_queries, 2 * d_model)
-        self.extra_query_groups = [int(n) for n in extra_query_groups]
-        # Allocated without drawing random numbers and initialised last: the Q queries start as without groups.
-        self.extra_query_embed = nn.Parameter(torch.empty(sum(self.extra_query_groups), 2 * d_model)) \
-            if self.extra_query_groups else None
         self.reference_head = nn.Linear(d_model, 2)
         self.segment_heads = self._build_segment_heads(segment_head, dec_layers, share_segment_head)
         self.init_weights()
@@ -148,8 +139,6 @@ class DeformableTransformer1D(nn.Module):
         for head in self.segment_heads:
             if isinstance(head, MLP):
                 head.init_weights()
-        if self.extra_query_embed is not None:
-            nn.init.normal_(self.extra_query_embed)
 
     def _flatten(self, feats: Sequence[Tensor], masks: Sequence[Tensor],
                  pos_embeds: Optional[Sequence[Tensor]]) -> Tuple[Tensor, Tensor, Tensor]:
@@ -181,8 +170,8 @@ class DeformableTransformer1D(nn.Module):
             dict with ``memory (B, S, C)`` (zero where padded), ``memory_mask (B, S)``,
             ``spatial_shapes (L,)``, ``level_start_index (L,)``, ``valid_ratios (B, L)``,
             ``hidden_states (M, B, Q, C)``, ``segments (M, B, Q, 2)`` (centre, width in
-            ``[0, 1]`` of the valid length); in training mode with ``extra_query_groups`` the query axis
-            holds ``Q + sum(extra_query_groups)`` queries, ``Q`` first.
+            ``[0, 1]`` of the valid length); with ``extra_queries`` the query axis holds ``Q + E`` queries,
+            ``Q`` first.
         """
         feats = list(feats)
         if len(feats) != self.num_levels:
@@ -207,11 +196,8 @@ class DeformableTransformer1D(nn.Module):
         memory = memory.masked_fill(mask[..., None], 0.)
 
         B = memory.shape[0]
-        queries, self_attn_mask = self.query_embed.weight, None
-        if self.training and self.extra_query_groups:
-            queries = torch.cat((queries, self.extra_query_embed))
-            self_attn_mask = group_attention_mask([self.num_queries, *self.extra_query_groups], device)
-        query_pos, tgt = queries.to(memory.dtype).split(self.d_model, dim=1)
+        self_attn_mask = None
+        query_pos, tgt = self.query_embed.weight.to(memory.dtype).split(self.d_model, dim=1)
         query_pos = query_pos[None].expand(B, -1, -1)
         tgt = tgt[None].expand(B, -1, -1)
         reference = self.reference_head(query_pos).sigmoid()  # (B, Q, 2)

@@ -78,8 +78,7 @@ class DualLocalizer(nn.Module):
         if self.clip_proj is not None and clip is not None:
             x = x + self.clip_proj(clip.transpose(1, 2), mask)
         feats, masks = self._pyramid(x, mask)
-        out = self.transformer(feats, masks, extra_queries=extra_queries) if extra_queries is not None else \
-            self.transformer(feats, masks)
+        out = self.transformer(feats, masks, extra_queries=extra_queries)
         segments = segment_cw_to_t1t2(out['segments']).clamp(0.0, 1.0)  # (M, B, Q, 2)
         hidden = out['hidden_states']  # (M, B, Q, C)
         layers = segments[-1:] if last_only else segments

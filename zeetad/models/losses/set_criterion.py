@@ -16,8 +16,6 @@ __all__ = ['SetCriterion', 'actionness_targets', 'DEFAULT_LOSS_WEIGHTS']
 
 # TadTR's THUMOS14 defaults.
 DEFAULT_LOSS_WEIGHTS: Dict[str, float] = dict(loss_cls=2.0, loss_seg=5.0, loss_iou=2.0, loss_actionness=4.0)
-CLS_LOSSES = ('focal', 'softmax', 'focal+softmax')
-ACTIONNESS_LOSSES = ('l1', 'bce')
 
 
 def actionness_targets(pred_segments: Tensor, targets: Sequence[Mapping[str, Tensor]]) -> Tensor:
@@ -58,20 +56,13 @@ class SetCriterion(nn.Module):
 
     Losses (each multiplied by its weight in ``loss_weights``):
 
-    - ``loss_cls``: with ``cls_loss='focal'``, sigmoid focal loss summed over queries and classes /
-      num_segments; with ``'softmax'``, cross-entropy of the softmax over the K class texts of each
-      *matched* query, summed / num_segments (unmatched queries get no class loss: "is there an action" is
-      the actionness head's job, as at test time where score = softmax over the test texts x actionness);
-      ``'focal+softmax'`` adds both.
+    - ``loss_cls``: sigmoid focal loss summed over queries and classes / num_segments.
     - ``loss_seg``: L1 between matched (centre, width) pairs, summed / num_segments.
     - ``loss_iou``: ``1 - tIoU`` (or ``1 - GIoU``) of matched pairs, summed / num_segments.
-    - ``loss_actionness``: with ``actionness_loss='l1'`` (the default before), L1 between ``sigmoid(pred_actionness)``
-      and each query's best tIoU with its own video's ground truth, mean over all B*Q queries
-      (TadTR's choice; the target is in [0, 1], where smooth-L1 would shrink to a
-      weak quadratic). Its gradient in the logit is ``sigmoid'(x) <= 0.25`` and vanishes once the
-      sigmoid saturates, so a head pushed there cannot come back. ``'bce'``: binary cross-entropy
-      with logits against the same soft target (the default), gradient ``sigmoid(x) - target``, which
-      does not vanish at saturation. Test-time scoring uses ``sigmoid(pred_actionness)`` either way.
+    - ``loss_actionness``: binary cross-entropy with logits between ``pred_actionness`` and each query's best
+      tIoU with its own video's ground truth (a soft target in [0, 1]), mean over all B*Q queries. Its
+      gradient in the logit, ``sigmoid(x) - target``, does not vanish when the sigmoid saturates (TadTR's L1
+      on ``sigmoid(x)`` does, and a head pushed there never comes back: docs/ablations.md).
 
     ``num_segments`` is the batch's ground-truth count, averaged over ranks when
     distributed, clamped to >= 1. A loss is skipped when its weight is 0 or its
@@ -85,8 +76,6 @@ class SetCriterion(nn.Module):
         focal_gamma: focal ``gamma`` of ``loss_cls``.
         aux_loss: also compute losses for ``outputs['aux_outputs']``, named ``d{i}.loss_*``.
         iou_type: ``'iou'`` (TadTR) or ``'giou'`` for ``loss_iou``.
-        cls_loss: ``'focal'`` (default), ``'softmax'`` or ``'focal+softmax'``, see ``loss_cls`` above.
-        actionness_loss: ``'bce'`` (default) or ``'l1'`` (before), see ``loss_actionness`` above.
     """
 
     def __init__(self,
@@ -95,9 +84,7 @@ class SetCriterion(nn.Module):
                  focal_alpha: float = 0.25,
                  focal_gamma: float = 2.0,
                  aux_loss: bool = True,
-                 iou_type: str = 'iou',
-                 cls_loss: str = 'focal',
-                 actionness_loss: str = 'bce') -> None:
+                 iou_type: str = 'iou') -> None:
         super().__init__()
         if matcher is None:
             matcher = dict(type='HungarianMatcher')
@@ -107,13 +94,6 @@ class SetCriterion(nn.Module):
             raise KeyError(f'unknown loss names {sorted(unknown)}; expected {sorted(DEFAULT_LOSS_WEIGHTS)}')
         if iou_type not in ('iou', 'giou'):
             raise ValueError(f"iou_type must be 'iou' or 'giou', got {iou_type!r}")
-        if cls_loss not in CLS_LOSSES:
-            raise ValueError(f'model.criterion.cls_loss must be one of {CLS_LOSSES}, got {cls_loss!r}')
-        if actionness_loss not in ACTIONNESS_LOSSES:
-            raise ValueError(f'model.criterion.actionness_loss must be one of {ACTIONNESS_LOSSES}, '
-                             f'got {actionness_loss!r}')
-        self.cls_loss = cls_loss
-        self.actionness_loss = actionness_loss
         self.loss_weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
         self.focal_alpha = focal_alpha
         self.focal_gamma = focal_gamma
@@ -131,7 +111,8 @@ class SetCriterion(nn.Module):
 
     # -- helpers ----------------------------------------------------------------------------
     @staticmethod
-    def _num_segments(targets: Sequence[Mapping[str, Tensor]], device: torch.device) -> Tensor:
+    def num_segments(targets: Sequence[Mapping[str, Tensor]], device: torch.device) -> Tensor:
+        """The loss normaliser: ground-truth segments in the batch, averaged over ranks, at least 1."""
         num = torch.tensor(float(sum(len(t['segments']) for t in targets)), device=device)
         # Mean over ranks so every rank divides by the same global count per GPU.
         if dist.is_distributed():
@@ -177,15 +158,9 @@ class SetCriterion(nn.Module):
         logits = outputs.get('pred_logits')
         if logits is not None and w['loss_cls'] != 0:
             labels = torch.cat([t['labels'].reshape(-1) for t in targets]).to(device).long()[tgt_idx]
-            loss = logits.new_zeros((), dtype=torch.float32)
-            if self.cls_loss in ('focal', 'focal+softmax'):
-                onehot = torch.zeros_like(logits, dtype=torch.float32)
-                onehot[batch_idx, src_idx, labels] = 1.0
-                loss = loss + sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma,
-                                                 'none').sum()
-            if self.cls_loss in ('softmax', 'focal+softmax'):
-                # Over the K texts of the step, matched queries only: the rule the test-time softmax applies.
-                loss = loss + F.cross_entropy(logits[batch_idx, src_idx].float(), labels, reduction='sum')
+            onehot = torch.zeros_like(logits, dtype=torch.float32)
+            onehot[batch_idx, src_idx, labels] = 1.0
+            loss = sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma, 'none').sum()
             losses['loss_cls'] = w['loss_cls'] * loss / num_segments
 
         if w['loss_seg'] != 0 or w['loss_iou'] != 0:
@@ -202,11 +177,7 @@ class SetCriterion(nn.Module):
         if actionness is not None and w['loss_actionness'] != 0:
             logit = actionness.float().reshape(segments.shape[:2])
             target = actionness_targets(segments, targets)
-            if self.actionness_loss == 'bce':
-                loss = F.binary_cross_entropy_with_logits(logit, target)
-            else:
-                loss = F.l1_loss(logit.sigmoid(), target)
-            losses['loss_actionness'] = w['loss_actionness'] * loss
+            losses['loss_actionness'] = w['loss_actionness'] * F.binary_cross_entropy_with_logits(logit, target)
         return losses
 
     # -- public entry -------------------------------------------------------------------
@@ -235,7 +206,7 @@ class SetCriterion(nn.Module):
             raise ValueError(f'{len(targets)} targets for a batch of {segments.shape[0]}')
         if outputs.get('pred_logits') is not None:
             self._check_labels(outputs['pred_logits'], targets)
-        num_segments = self._num_segments(targets, segments.device)
+        num_segments = self.num_segments(targets, segments.device)
         if indices is None:
             indices = self.match(outputs, targets)
         losses = self.layer_losses(outputs, targets, indices, num_segments)
@@ -248,5 +219,4 @@ class SetCriterion(nn.Module):
 
     def extra_repr(self) -> str:
         return (f'loss_weights={self.loss_weights}, focal_alpha={self.focal_alpha}, '
-                f'focal_gamma={self.focal_gamma}, aux_loss={self.aux_loss}, iou_type={self.iou_type!r}, '
-                f'cls_loss={self.cls_loss!r}')
+                f'focal_gamma={self.focal_gamma}, aux_loss={self.aux_loss}, iou_type={self.iou_type!r}')

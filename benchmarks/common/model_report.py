@@ -1,4 +1,4 @@
-"""Sections of ``tools/analysis_tools/benchmark_model.py`` that need the built ZEETAD model: the per-part breakdown,
+"""Sections of ``benchmarks/benchmark_model.py`` that need the built ZEETAD model: the per-part breakdown,
 deformable attention against the naive loop, and inference throughput on THUMOS14-test-shaped input.
 
 Each section prints a Markdown table and stores its numbers in the ``out`` dict.
@@ -12,9 +12,9 @@ import time
 import numpy as np
 import torch
 
-from .bench_attention import AttentionCase, compare_attention
-from .bench_model import split_classes, synthetic_windows, train_step_phases, video_windows
-from .benchmark import format_table, sync
+from .attention import AttentionCase, compare_attention
+from .model import split_classes, synthetic_windows, train_step_phases, video_windows
+from ..harness import format_table, sync
 from .profile_ranges import RangeHooks, profile_parts
 
 __all__ = ['machine_line', 'zeetad_range_hooks', 'profile_section', 'attention_section', 'inference_section']

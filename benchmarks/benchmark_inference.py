@@ -1,7 +1,7 @@
 """Where the time of whole-test-set inference goes: model parts, whole videos vs windows, post-processing.
 
-    python tools/analysis_tools/profile_inference.py [--threads 2] [--batch-size 32] [--batches 2] [--json OUT]
-    python tools/analysis_tools/profile_inference.py --quick          # smoke-test sizes (tiny text tower)
+    python benchmarks/benchmark_inference.py [--threads 2] [--batch-size 32] [--batches 2] [--json OUT]
+    python benchmarks/benchmark_inference.py --quick          # smoke-test sizes (tiny text tower)
 
 THUMOS14 test set shapes (212 videos of data/thumos14/annotations/thumos14.json on the I3D grid, windows of
 128, overlap 0.25: 3,528 windows) with random features and a CLIP text tower of the configured architecture
@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault('KINETO_LOG_LEVEL', '5')
 
@@ -29,11 +29,11 @@ import torch  # noqa: E402
 
 from zeetad.datasets.windows import enumerate_windows  # noqa: E402
 from zeetad.evaluation.postprocess import merge_video_detections  # noqa: E402
-from tools.analysis_tools.bench_model import (THUMOS14_CONFIG, build_model, load_config, model_cfg_for_benchmark,  # noqa: E402
+from benchmarks.common.model import (THUMOS14_CONFIG, build_model, load_config, model_cfg_for_benchmark,  # noqa: E402
                                       split_classes, synthetic_windows, video_windows)
-from tools.analysis_tools.benchmark import format_table, set_threads  # noqa: E402
-from tools.analysis_tools.model_report import _PARTS, _fake_window_detections, zeetad_range_hooks  # noqa: E402
-from tools.analysis_tools.profile_ranges import profile_parts  # noqa: E402
+from benchmarks.harness import format_table, set_threads  # noqa: E402
+from benchmarks.common.model_report import _PARTS, _fake_window_detections, zeetad_range_hooks  # noqa: E402
+from benchmarks.common.profile_ranges import profile_parts  # noqa: E402
 
 
 def parse_args(argv=None):

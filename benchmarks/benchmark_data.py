@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Training-pipeline throughput for npy vs HDF5 localisation features at THUMOS14 scale (issue #2).
+"""Training-pipeline throughput for npy vs HDF5 localisation features at THUMOS14 scale.
 
-    python tools/analysis_tools/benchmark_data.py                        # 20 videos x 2304 x 2048, ~3 min on 2 cores
-    python tools/analysis_tools/benchmark_data.py --step-rate 1.1     # model rate from benchmark_model.py, no model run
-    python tools/analysis_tools/benchmark_data.py --quick                # smoke-test sizes, seconds
+    python benchmarks/benchmark_data.py                        # 20 videos x 2304 x 2048, ~3 min on 2 cores
+    python benchmarks/benchmark_data.py --step-rate 1.1     # model rate from benchmark_model.py, no model run
+    python benchmarks/benchmark_data.py --quick                # smoke-test sizes, seconds
 
 Writes a temporary dataset (I3D-grid localisation features as per-video .npy files and as one HDF5 file, in
 float32 and float16, plus an HDF5 CLIP stream at 1 fps), then times TADDataset items through a torch
@@ -23,15 +23,15 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from tools.analysis_tools.bench_data import dataset_config, time_loader, write_feature_dataset  # noqa: E402
-from tools.analysis_tools.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
+from benchmarks.common.data import dataset_config, time_loader, write_feature_dataset  # noqa: E402
+from benchmarks.common.model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
                                       model_cfg_for_benchmark, split_classes, synthetic_windows, train_step_phases)
-from tools.analysis_tools.benchmark import format_table, load_note, set_threads  # noqa: E402
+from benchmarks.harness import format_table, load_note, set_threads  # noqa: E402
 
 TARGET_RATIO = 10.0
 
@@ -57,7 +57,7 @@ def parse_args(argv=None):
     p.add_argument('--root', help='write the dataset here and keep it (default: a temporary folder)')
     p.add_argument('--config', default=THUMOS14_CONFIG, help='model config for the step rate')
     p.add_argument('--step-rate', type=float, help='model samples/s at --model-batch windows of --model-window '
-                   '(tools/analysis_tools/benchmark_model.py "train step rate"); skips measuring it')
+                   '(benchmarks/benchmark_model.py "train step rate"); skips measuring it')
     p.add_argument('--step-rate-full', type=float, help='model samples/s on whole --length videos; default: '
                    'measured (one step at batch 1) unless --step-rate is given, then estimated linearly')
     p.add_argument('--model-batch', type=int, default=8)

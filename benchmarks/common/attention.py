@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .benchmark import sync, time_calls
+from ..harness import sync, time_calls
 
 __all__ = ['AttentionCase', 'random_attention_inputs', 'compare_attention']
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """ZEAL benchmarks: synthetic-curve mAP vs noise, interval-stage time, LVLM-stage throughput.
 
-    python tools/analysis_tools/benchmark_zeal.py                       # all sections, CPU
-    python tools/analysis_tools/benchmark_zeal.py --sections lvlm --lvlm-size llava-7b --device cuda  # real-size, random weights
+    python benchmarks/benchmark_zeal.py                       # all sections, CPU
+    python benchmarks/benchmark_zeal.py --sections lvlm --lvlm-size llava-7b --device cuda  # real-size, random weights
 
 * ``synthetic``: ground-truth-shaped start/end curves plus noise (zeetad/testing/synthetic_curves.py) over the
   real THUMOS14 test annotations, scored classes = the unseen classes of the chosen split; mAP for ZEAL's
@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 NOISES = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
 

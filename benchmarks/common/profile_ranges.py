@@ -161,7 +161,7 @@ def profile_parts(hooks: RangeHooks, device: str = 'cpu', quiet: bool = True) ->
     """
     from torch.profiler import ProfilerActivity, profile
 
-    from .benchmark import quiet_stderr
+    from ..harness import quiet_stderr
     use_device = torch.device(device).type == 'cuda'
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if use_device else [])
     result: dict = {}

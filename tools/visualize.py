@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Pictures of detections: per-video timelines, and a test run's precision-recall curves and per-class AP.
 
-    python tools/analysis_tools/visualize.py PRED.json --gt GT.json --video video_test_0000004 [--video ...]
-    python tools/analysis_tools/visualize.py PRED.json --gt GT.json --subset Test --metrics     # PR curves + AP bars
-    python tools/analysis_tools/visualize.py work_dirs/detect/detections.json             # every video, no ground truth
-    python tools/analysis_tools/visualize.py PRED.json --gt GT.json --video ID --clip-curves CONFIG CHECKPOINT  # + CLIP cosine
+    python tools/visualize.py PRED.json --gt GT.json --video video_test_0000004 [--video ...]
+    python tools/visualize.py PRED.json --gt GT.json --subset Test --metrics     # PR curves + AP bars
+    python tools/visualize.py work_dirs/detect/detections.json             # every video, no ground truth
+    python tools/visualize.py PRED.json --gt GT.json --video ID --clip-curves CONFIG CHECKPOINT  # + CLIP cosine
 
 PRED.json is the official results format (``tools/test.py --out``, ``tools/detect.py``); GT.json an
 ActivityNet-style annotation file. Curves under each timeline come from ``--curves`` (default: the
@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):

@@ -6,9 +6,9 @@ predictions, 200 classes, 10 tIoU thresholds). Timings use one thread; the
 loop reference is timed in the same run, on a subset, and extrapolated
 linearly (said so in the table). Then ``tools/eval_detections.py`` runs as a
 subprocess on the same data written as official-format JSON, with msgspec
-decoding and with the json fallback. Soft-NMS: ``tools/analysis_tools/benchmark_nms.py``.
+decoding and with the json fallback. Soft-NMS: ``benchmarks/benchmark_nms.py``.
 
-    python tools/analysis_tools/benchmark_eval.py [--videos 4900] [--ref-videos 490] [--repeat 3] [--no-cli]
+    python benchmarks/benchmark_eval.py [--videos 4900] [--ref-videos 490] [--repeat 3] [--no-cli]
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ import warnings
 
 for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ.setdefault(_var, '1')  # one core, set before numpy/torch load
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -131,7 +131,7 @@ def bench_cli(args, gt: dict, preds: dict) -> list:
         with open(pred_path, 'w') as f:
             json.dump({'version': 'VERSION 1.3', 'results': preds, 'external_data': {}}, f)
         size = os.path.getsize(pred_path) / 2**20
-        tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'eval_detections.py')
+        tool = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'tools', 'eval_detections.py')
         times: dict = {'msgspec': [], 'json': []}
         results = {}
         for _ in range(args.repeat):

@@ -1,7 +1,7 @@
 """Benchmark zeetad's Soft-NMS against the loop reference and, optionally,
 ActionFormer's compiled C++ Soft-NMS, all in the same run.
 
-    python tools/analysis_tools/benchmark_nms.py [--videos 64] [--repeat 7] [--actionformer DIR]
+    python benchmarks/benchmark_nms.py [--videos 64] [--repeat 7] [--actionformer DIR]
 
 Settings: THUMOS14 (2,000 candidates, 20 classes, gaussian sigma 0.5, top 200,
 multi-class) and ActivityNet (1,000 candidates, class-agnostic, gaussian sigma
@@ -32,7 +32,7 @@ import time
 
 for _var in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
     os.environ.setdefault(_var, '1')  # one core, set before numpy/torch load
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

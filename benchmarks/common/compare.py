@@ -2,7 +2,7 @@
 
 Rows: the shipped configuration, ZEETAD configured like TadTR (no CLIP stream, no actionness head, no text
 adapters so the class embeddings are cached), and TadTR itself when a checkout is given (see
-:mod:`tools.analysis_tools.bench_tadtr`). Every repetition runs each model once in turn, so machine load drifts
+:mod:`benchmarks.common.tadtr`). Every repetition runs each model once in turn, so machine load drifts
 hit all rows alike; ratios are medians over the repetitions of the per-repetition ratio to TadTR, for wall
 time and for process CPU time (the steadier of the two on a shared machine).
 """
@@ -14,8 +14,8 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from .bench_model import build_model, build_optim_wrapper, synthetic_windows
-from .benchmark import format_table, sync
+from .model import build_model, build_optim_wrapper, synthetic_windows
+from ..harness import format_table, sync
 
 __all__ = ['tadtr_like_model_cfg', 'compare_section']
 
@@ -79,7 +79,7 @@ def _zeetad_calls(model, cfg, batch_size: int, window: int, classes, device: str
 
 
 def _tadtr_calls(bench, batch_size: int, window: int, loc_dim: int, classes, device: str, seed: int):
-    from .bench_tadtr import tadtr_targets
+    from .tadtr import tadtr_targets
     batch = synthetic_windows(batch_size, window, loc_dim, None, classes, seed=seed)
     feats = torch.stack([x['loc'] for x in batch['inputs']]).transpose(1, 2).contiguous().to(device)
     mask = torch.zeros(batch_size, window, dtype=torch.bool, device=device)
@@ -96,7 +96,7 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
                                                                             args.device).model}
     bench = None
     if tadtr_path:
-        from .bench_tadtr import load_tadtr
+        from .tadtr import load_tadtr
         bench = load_tadtr(tadtr_path, device=args.device)
     loc_dim = model_cfg['localizer']['loc_dim']
     results = {}
@@ -104,7 +104,7 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
         calls = {name: _zeetad_calls(m, cfg, bs, args.window, classes, args.device, seed=bs)
                  for name, m in rows.items()}
         shipped = calls['zeetad (shipped config)']
-        from zeetad.models.zeetad import resolve_autocast
+        from zeetad.models.inference_utils import resolve_autocast
         if resolve_autocast(rows['zeetad (shipped config)'].test_cfg['autocast'], args.device) is not None:
             calls['zeetad (shipped config), float32 inference'] = (None, (shipped[1][0], lambda: shipped[1][1]('none')))
         if getattr(args, 'compare_autocast', None):  # the shipped model again, inference under autocast
@@ -125,7 +125,7 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
                         times[name].append(t)
             results[(phase, bs)] = times
     _print(results, bench is not None, args, out)
-    from zeetad.models.zeetad import resolve_autocast
+    from zeetad.models.inference_utils import resolve_autocast
     autocast = rows['zeetad (shipped config)'].test_cfg['autocast']
     print(f"inference rows without a precision run the config's test_cfg.autocast={autocast!r}: "
           f"{resolve_autocast(autocast, args.device) or 'float32'} here")

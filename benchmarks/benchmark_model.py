@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Speed and memory of ZEETAD at its THUMOS14 configuration (issue #4).
+"""Speed and memory of ZEETAD at its THUMOS14 configuration.
 
-    python tools/analysis_tools/benchmark_model.py          # CPU or CUDA, batch 8, windows of 128 (40 s-3 min, 2 cores)
-    python tools/analysis_tools/benchmark_model.py --device cpu --threads 2 --iters 5 --json out.json
-    python tools/analysis_tools/benchmark_model.py --tiny-text --quick      # smoke-test sizes, seconds
+    python benchmarks/benchmark_model.py          # CPU or CUDA, batch 8, windows of 128 (40 s-3 min, 2 cores)
+    python benchmarks/benchmark_model.py --device cpu --threads 2 --iters 5 --json out.json
+    python benchmarks/benchmark_model.py --tiny-text --quick      # smoke-test sizes, seconds
 
 Reports: parameter counts; the training step (forward + losses + Hungarian matching, backward, AdamW) time and
 peak memory; where the step's time goes (torch.profiler ranges opened by module hooks, backward attributed to
@@ -22,19 +22,19 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault('KINETO_LOG_LEVEL', '5')
 
 import torch  # noqa: E402
 
-from tools.analysis_tools.bench_model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
+from benchmarks.common.model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
                                       model_cfg_for_benchmark, parameter_rows, split_classes,
                                       static_memory_mib, synthetic_windows, train_step_phases)
-from tools.analysis_tools.bench_compare import compare_section  # noqa: E402
-from tools.analysis_tools.benchmark import (format_table, load_note, peak_memory, saved_tensors_mib,  # noqa: E402
+from benchmarks.common.compare import compare_section  # noqa: E402
+from benchmarks.harness import (format_table, load_note, peak_memory, saved_tensors_mib,  # noqa: E402
                                     set_threads)
-from tools.analysis_tools.model_report import (attention_section, inference_section, machine_line,  # noqa: E402
+from benchmarks.common.model_report import (attention_section, inference_section, machine_line,  # noqa: E402
                                        profile_section)
 
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Where does CLIP feature extraction spend its time? Decoding and encoding, measured separately.
 
-    python tools/analysis_tools/benchmark_extract.py                 # synthetic 640x360 h264 videos, CPU (+CUDA if any)
-    python tools/analysis_tools/benchmark_extract.py --videos DIR --fps 1 --workers 0 2 4 --models tiny ViT-B-16
+    python benchmarks/benchmark_extract.py                 # synthetic 640x360 h264 videos, CPU (+CUDA if any)
+    python benchmarks/benchmark_extract.py --videos DIR --fps 1 --workers 0 2 4 --models tiny ViT-B-16
 
 Reports (frames/s): decoding in one process (every frame, and sampled at --fps), the worker pipeline
 (decode + resize in N processes, as the extractor runs it), and the image encoder alone per model and
@@ -18,7 +18,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):
@@ -115,10 +115,10 @@ def bench_pipeline(videos, fps, image_size, workers):
 
 
 def bench_worker_start(video, workers, repeats=3):
-    """Seconds from creating the loader to its first chunk, per worker start method (one 1-frame video).
+    """Seconds from creating the loader to its first chunk, per worker start method (one video, 1 fps).
 
-    ``fork`` is what the loader used to do: it hangs once the caller has decoded (PyAV >= 14), so it is
-    timed here in a fresh process that has not. ``forkserver (first)`` includes starting the server.
+    ``fork`` is only the reference: it hangs once the caller has decoded (PyAV >= 14), so it is timed here
+    in a fresh process that has not. ``forkserver (first)`` includes starting the server.
     """
     import multiprocessing
     import subprocess
@@ -134,7 +134,7 @@ def bench_worker_start(video, workers, repeats=3):
         '    next(iter(frame_loader.make_frame_loader([VideoSource("v", path)], 1.0, num_workers=workers)))\n'
         '    print(time.perf_counter() - t0)\n')
     out = {}
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     for method in ('fork', 'forkserver', 'spawn'):
         if method not in multiprocessing.get_all_start_methods():
             continue

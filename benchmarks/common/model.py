@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from .benchmark import no_network, sync
+from ..harness import no_network, sync
 
 __all__ = ['THUMOS14_CONFIG', 'load_config', 'model_cfg_for_benchmark', 'build_model', 'BuiltModel',
            'split_classes', 'synthetic_windows', 'train_step_phases', 'build_optim_wrapper', 'count_parameters',
