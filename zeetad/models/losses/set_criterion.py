@@ -159,8 +159,8 @@ class SetCriterion(nn.Module):
             return
         num_classes = logits.shape[-1]
         low, high = (int(v) for v in torch.aminmax(labels))  # one host sync for the whole batch
-        if low < 0 or high >= num_classes:
-            raise ValueError(f'labels must lie in [0, {num_classes}) for pred_logits with K={num_classes}, '
+        if low < -1 or high >= num_classes:  # -1: a localised instance of none of the K names
+            raise ValueError(f'labels must lie in [-1, {num_classes}) for pred_logits with K={num_classes}, '
                              f'got range [{low}, {high}]')
 
     # -- per-layer losses ---------------------------------------------------------------
@@ -180,12 +180,14 @@ class SetCriterion(nn.Module):
             loss = logits.new_zeros((), dtype=torch.float32)
             if self.cls_loss in ('focal', 'focal+softmax'):
                 onehot = torch.zeros_like(logits, dtype=torch.float32)
-                onehot[batch_idx, src_idx, labels] = 1.0
+                named = labels >= 0  # label -1: matched, but none of the K names (all-zero class target)
+                onehot[batch_idx[named], src_idx[named], labels[named]] = 1.0
                 loss = loss + sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma,
                                                  'none').sum()
             if self.cls_loss in ('softmax', 'focal+softmax'):
                 # Over the K texts of the step, matched queries only: the rule the test-time softmax applies.
-                loss = loss + F.cross_entropy(logits[batch_idx, src_idx].float(), labels, reduction='sum')
+                loss = loss + F.cross_entropy(logits[batch_idx, src_idx].float(), labels, reduction='sum',
+                                          ignore_index=-1)
             losses['loss_cls'] = w['loss_cls'] * loss / num_segments
 
         if w['loss_seg'] != 0 or w['loss_iou'] != 0:
