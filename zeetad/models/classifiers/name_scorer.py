@@ -24,6 +24,21 @@ FEATURES = ('logit', 'logit_vs_reference', 'clip', 'clip_vs_reference', 'actionn
 CLIP_LOGIT_SCALE = 100.0  # CLIP's own (maximum) logit scale
 
 
+SCORE_MEANINGS = {
+    'calibrated': 'the probability that the segment is a correct detection of the named action (tIoU >= 0.5), '
+                  'calibrated on seen classes held out of training: the same scale whatever names are typed; '
+                  '0.5 is the threshold to trust',
+    'softmax': "the name's share among the typed names (softmax) x actionness: it only ranks the typed names "
+               'against each other (with one typed name it is the actionness alone)',
+    'sigmoid': 'the per-name sigmoid of the trained logit x actionness (not calibrated)',
+}
+
+
+def score_meaning(class_score) -> str:
+    """What a detection score means under ``model.test_cfg.class_score`` (printed by ``zeetad detect``)."""
+    return SCORE_MEANINGS.get(class_score, '')
+
+
 def relative(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """``log softmax`` of each name against itself plus a fixed reference set: ``x (..., K)``, ``reference
     (..., R)`` -> ``(..., K)``; with ``R = 0`` it is 0."""
