@@ -52,17 +52,24 @@ class CalibratedNameScorer(nn.Module):
         holdout_seed: which ones (a seeded draw over the sorted seen names).
         l2: ridge penalty of the logistic fit (on standardised features).
         min_positives: fewer matched proposals than this on the held-out classes is an error at fitting time.
+        mode: ``'joint'``: one logistic over every feature, actionness included, fitted on all proposals;
+            ``'factorized'``: ``p(name | action) x sigmoid(actionness)``, the name part fitted on the proposals
+            that match a held-out instance.
         embed_dim: text embedding width (filled in by ZEETAD).
         max_reference: room for the reference (trained) names' texts kept with the model.
     """
 
     def __init__(self, holdout_classes: int = 4, holdout_seed: int = 0, l2: float = 1e-2,
-                 min_positives: int = 20, embed_dim: int = 512, max_reference: int = 256) -> None:
+                 min_positives: int = 20, mode: str = 'joint', embed_dim: int = 512,
+                 max_reference: int = 256) -> None:
         super().__init__()
         if holdout_classes < 1:
             raise ValueError(f'model.name_scorer.holdout_classes must be >= 1, got {holdout_classes!r}')
         self.holdout_classes, self.holdout_seed = int(holdout_classes), int(holdout_seed)
         self.l2, self.min_positives = float(l2), int(min_positives)
+        if mode not in ('joint', 'factorized'):
+            raise ValueError(f"model.name_scorer.mode must be 'joint' or 'factorized', got {mode!r}")
+        self.mode = mode
         self.register_buffer('weight', torch.zeros(len(FEATURES)))
         self.register_buffer('bias', torch.zeros(()))
         self.register_buffer('fitted', torch.zeros((), dtype=torch.bool))
@@ -116,23 +123,27 @@ class CalibratedNameScorer(nn.Module):
             raise RuntimeError("model.test_cfg.class_score='calibrated' needs a fitted model.name_scorer (fitted "
                                'at the end of training by NameCalibrationHook); this model has none: train with it '
                                "or set model.test_cfg.class_score='softmax'")
-        return (self.features(model, out, text) @ self.weight.float() + self.bias.float()).sigmoid()
+        feats = self.features(model, out, text)
+        prob = (feats @ self.weight.float() + self.bias.float()).sigmoid()
+        return prob * feats[..., FEATURES.index('actionness')].sigmoid() if self.mode == 'factorized' else prob
 
     # ------------------------------------------------------------------ fitting
     def fit(self, feats: torch.Tensor, targets: torch.Tensor, reference_text: torch.Tensor) -> dict:
         """Logistic regression of ``targets (N, K)`` (1: the proposal is a tIoU >= 0.5 detection of name k) on
         ``feats (N, K, F)``; stores ``w, b`` and the reference texts. Falls back to CLIP's features alone when
         the fused fit names the matched proposals worse than CLIP's rule does. -> fit statistics."""
+        matched = targets.bool().any(1)  # proposals that are a detection of one of the held-out names
+        if self.mode == 'factorized':  # p(name | the proposal is an action), on the matched proposals only
+            feats, targets, matched = feats[matched], targets[matched], matched[matched]
         x, y = feats.double().reshape(-1, feats.shape[-1]), targets.double().reshape(-1)
         npos = int(y.sum())
         if npos < self.min_positives:
             raise ValueError(f'model.name_scorer: {npos} matched proposals of the held-out classes, fewer than '
                              f'min_positives={self.min_positives}: hold out more classes or train longer')
         stats = dict(positives=npos, rows=int(y.numel()), names=int(targets.shape[1]))
-        fused = self._logistic(x, y, torch.ones(x.shape[1], dtype=torch.bool))
-        clip_only = torch.tensor([f.startswith('clip') or f == 'actionness' for f in FEATURES])
-        prior = self._logistic(x, y, clip_only)
-        matched = targets.bool().any(1)  # proposals that are a detection of one of the held-out names
+        action = torch.tensor([f == 'actionness' for f in FEATURES]) & (self.mode == 'joint')
+        fused = self._logistic(x, y, torch.tensor([not f.startswith('actionness') for f in FEATURES]) | action)
+        prior = self._logistic(x, y, torch.tensor([f.startswith('clip') for f in FEATURES]) | action)
         share = {}
         for name, (w, b) in (('fused', fused), ('clip', prior)):
             s = feats.double() @ w + b  # (N, K)
