@@ -120,6 +120,7 @@ def evaluate_run(bench, seen_names, closed: bool) -> dict:
 def main(argv=None):
     from mmengine.config import DictAction
 
+    from zeetad.engine.checkpoint_io import find_latest_checkpoint
     from zeetad.engine.experiments import mean_std, train_and_test
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--config', default='configs/zeetad/zeetad_synthetic_hard.py')
@@ -142,7 +143,8 @@ def main(argv=None):
                 if variant == 'closed_set':
                     opts['split.train_on_all'] = True
                 work_dir = os.path.join(args.work_dir, f's{index}_seed{seed}', variant)
-                train_and_test(args.config, work_dir, opts)
+                if find_latest_checkpoint(work_dir) is None:
+                    train_and_test(args.config, work_dir, opts)
                 bench = Bench(args.config, work_dir, opts)
                 if args.refit:
                     bench.refit(args.config, opts)

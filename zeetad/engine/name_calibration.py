@@ -6,6 +6,7 @@ match labels fit the scorer's logistic weights, which are saved with the last ch
 """
 from __future__ import annotations
 
+import logging
 from typing import Iterable, Optional
 
 import torch
@@ -14,6 +15,7 @@ from mmengine.logging import print_log
 
 from zeetad.registry import HOOKS
 from zeetad.structures.segments import segment_iou
+from zeetad.text.unrelated_names import UNRELATED_ACTION_NAMES
 
 MATCH_TIOU = 0.5
 
@@ -38,10 +40,12 @@ def fit_name_scorer(model, batches: Iterable, max_batches: Optional[int] = None)
             reference = model.classifier.text_embeddings(kept).float()
             scorer.reference_text = reference  # the features take names relative to the trained names
             out = model._run(inputs, held, last_only=True)
-            f = scorer.features(model, out, model.classifier.text_embeddings(held).float())  # (B, Q, H, F)
+            unrelated = [u for u in UNRELATED_ACTION_NAMES if u not in names][:scorer.unrelated_negatives]
+            text = model.classifier.text_embeddings(held + unrelated).float()
+            f = scorer.features(model, out, text)  # (B, Q, H + U, F); the U unrelated names are never right
             segments = out['segments'][-1].float()  # (B, Q, 2) window-normalised
             for i, sample in enumerate(samples):
-                y = torch.zeros(f.shape[1], len(held))
+                y = torch.zeros(f.shape[1], f.shape[2])
                 gt = torch.as_tensor(sample['gt_segments'], dtype=torch.float32).reshape(-1, 2).to(segments.device)
                 if len(gt):
                     hit = segment_iou(segments[i], gt) >= MATCH_TIOU  # (Q, N)
@@ -73,7 +77,11 @@ class NameCalibrationHook(Hook):
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
         if getattr(model, 'name_scorer', None) is None:
             return
-        stats = fit_name_scorer(model, runner.train_dataloader, self.max_batches)
+        try:
+            stats = fit_name_scorer(model, runner.train_dataloader, self.max_batches)
+        except ValueError as exc:  # too few matches (a very short run): tests fall back to the softmax, logged
+            print_log(f'name scorer not fitted: {exc}', logger='current', level=logging.WARNING)
+            return
         print_log(f'name scorer fitted on held-out seen classes: {stats}', logger='current')
 
     def after_train_epoch(self, runner) -> None:

@@ -232,12 +232,12 @@ class ZEETAD(BaseModel):
                             enabled=dtype is not None):
             out = self._run(inputs, text_names, last_only=True)
         logits = out['logits'][-1].float()  # (B, Q, K)
-        calibrated = self.test_cfg['class_score'] == 'calibrated'
-        if calibrated:  # per-name probability, actionness included
-            probs = self.name_scorer.score(self, out, self.classifier.text_embeddings(text_names).float())
-        elif self.test_cfg['class_score'] == 'softmax':
+        probs = self.name_scorer.score(self, out, self.classifier.text_embeddings(text_names).float()) \
+            if self.test_cfg['class_score'] == 'calibrated' else None  # per-name probability, actionness included
+        calibrated = probs is not None  # None: not fitted, the softmax stands in (logged)
+        if not calibrated and self.test_cfg['class_score'] in ('softmax', 'calibrated'):
             probs = (logits / self.test_cfg['softmax_temperature']).softmax(-1)
-        else:
+        elif not calibrated:
             probs = logits.sigmoid()
         weight, clip_dim = self.test_cfg['clip_prior_weight'], self.localizer.clip_dim
         if weight > 0 and clip_dim and not calibrated:

@@ -11,11 +11,13 @@ at test time are; unseen names never fit anything. Fitting: :class:`zeetad.engin
 """
 from __future__ import annotations
 
+import logging
 from typing import Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from torch import nn
 
 from zeetad.registry import MODELS
@@ -55,12 +57,15 @@ class CalibratedNameScorer(nn.Module):
         mode: ``'joint'``: one logistic over every feature, actionness included, fitted on all proposals;
             ``'factorized'``: ``p(name | action) x sigmoid(actionness)``, the name part fitted on the proposals
             that match a held-out instance.
+        unrelated_negatives: also fit on this many unrelated action names (``UNRELATED_ACTION_NAMES``, never
+            present), as wrong names for every proposal: the score then also learns what a name absent from the
+            video looks like.
         embed_dim: text embedding width (filled in by ZEETAD).
         max_reference: room for the reference (trained) names' texts kept with the model.
     """
 
     def __init__(self, holdout_classes: int = 4, holdout_seed: int = 0, l2: float = 1e-2,
-                 min_positives: int = 20, mode: str = 'joint', embed_dim: int = 512,
+                 min_positives: int = 20, mode: str = 'joint', unrelated_negatives: int = 0, embed_dim: int = 512,
                  max_reference: int = 256) -> None:
         super().__init__()
         if holdout_classes < 1:
@@ -70,6 +75,7 @@ class CalibratedNameScorer(nn.Module):
         if mode not in ('joint', 'factorized'):
             raise ValueError(f"model.name_scorer.mode must be 'joint' or 'factorized', got {mode!r}")
         self.mode = mode
+        self.unrelated_negatives = int(unrelated_negatives)
         self.register_buffer('weight', torch.zeros(len(FEATURES)))
         self.register_buffer('bias', torch.zeros(()))
         self.register_buffer('fitted', torch.zeros((), dtype=torch.bool))
@@ -117,12 +123,16 @@ class CalibratedNameScorer(nn.Module):
         feats = (logit, relative(logit, ref_logit), clip, relative(clip, ref_clip), act.unsqueeze(-1).expand_as(logit))
         return torch.stack(feats, -1)
 
-    def score(self, model, out: dict, text: torch.Tensor) -> torch.Tensor:
-        """Calibrated per-name probabilities ``(B, Q, K)``."""
+    def score(self, model, out: dict, text: torch.Tensor) -> Optional[torch.Tensor]:
+        """Calibrated per-name probabilities ``(B, Q, K)``; None while not fitted (validation during training,
+        or a fit that found too few matches): the caller then scores with the softmax."""
         if not bool(self.fitted):
-            raise RuntimeError("model.test_cfg.class_score='calibrated' needs a fitted model.name_scorer (fitted "
-                               'at the end of training by NameCalibrationHook); this model has none: train with it '
-                               "or set model.test_cfg.class_score='softmax'")
+            if not getattr(self, '_warned', False):
+                self._warned = True
+                print_log("model.test_cfg.class_score='calibrated': model.name_scorer is not fitted (it is fitted "
+                          "at the end of training by NameCalibrationHook); scoring with class_score='softmax' "
+                          'meanwhile', logger='current', level=logging.WARNING)
+            return None
         feats = self.features(model, out, text)
         prob = (feats @ self.weight.float() + self.bias.float()).sigmoid()
         return prob * feats[..., FEATURES.index('actionness')].sigmoid() if self.mode == 'factorized' else prob
