@@ -60,12 +60,16 @@ class CalibratedNameScorer(nn.Module):
         unrelated_negatives: also fit on this many unrelated action names (``UNRELATED_ACTION_NAMES``, never
             present), as wrong names for every proposal: the score then also learns what a name absent from the
             video looks like.
+        clip_fallback: keep CLIP's features alone when the fused fit names the held-out instances worse.
+        holdout_loss: what the classification loss does with a held-out instance's query: ``'negative'`` (a
+            negative for every trained name) or ``'ignore'`` (no class loss).
         embed_dim: text embedding width (filled in by ZEETAD).
         max_reference: room for the reference (trained) names' texts kept with the model.
     """
 
     def __init__(self, holdout_classes: int = 4, holdout_seed: int = 0, l2: float = 1e-2,
-                 min_positives: int = 20, mode: str = 'joint', unrelated_negatives: int = 0, embed_dim: int = 512,
+                 min_positives: int = 20, mode: str = 'joint', unrelated_negatives: int = 0,
+                 holdout_loss: str = 'negative', clip_fallback: bool = True, embed_dim: int = 512,
                  max_reference: int = 256) -> None:
         super().__init__()
         if holdout_classes < 1:
@@ -76,6 +80,10 @@ class CalibratedNameScorer(nn.Module):
             raise ValueError(f"model.name_scorer.mode must be 'joint' or 'factorized', got {mode!r}")
         self.mode = mode
         self.unrelated_negatives = int(unrelated_negatives)
+        if holdout_loss not in ('negative', 'ignore'):
+            raise ValueError(f"model.name_scorer.holdout_loss must be 'negative' or 'ignore', got {holdout_loss!r}")
+        self.holdout_loss = holdout_loss
+        self.clip_fallback = bool(clip_fallback)
         self.register_buffer('weight', torch.zeros(len(FEATURES)))
         self.register_buffer('bias', torch.zeros(()))
         self.register_buffer('fitted', torch.zeros((), dtype=torch.bool))
@@ -94,10 +102,13 @@ class CalibratedNameScorer(nn.Module):
 
     def training_names(self, names: Sequence[str], targets: list) -> tuple:
         """``names`` without the held-out ones, and ``targets`` relabelled: a held-out instance keeps its segment
-        (localisation and actionness train on it) with label -1, "none of the trained names"."""
+        (localisation and actionness train on it) with label -1, "none of the trained names" (``holdout_loss
+        'negative'``), or -2, no class loss at all (``'ignore'``: the classifier learns nothing about them, as
+        about unseen classes)."""
         held = set(self.holdout_names(names))
         kept = [n for n in names if n not in held]
-        remap = torch.tensor([kept.index(n) if n in kept else -1 for n in names], dtype=torch.long)
+        unnamed = -1 if self.holdout_loss == 'negative' else -2
+        remap = torch.tensor([kept.index(n) if n in kept else unnamed for n in names], dtype=torch.long)
         return kept, [dict(t, labels=remap.to(t['labels'].device)[t['labels'].long()]) for t in targets]
 
     # ------------------------------------------------------------------ features and scores
@@ -158,9 +169,9 @@ class CalibratedNameScorer(nn.Module):
         for name, (w, b) in (('fused', fused), ('clip', prior)):
             s = feats.double() @ w + b  # (N, K)
             share[name] = float((targets[matched].gather(1, s[matched].argmax(1, keepdim=True)) > 0).double().mean())
-        w, b = fused if share['fused'] >= share['clip'] else prior
-        stats.update(right_name_fused=share['fused'], right_name_clip=share['clip'],
-                     used='fused' if share['fused'] >= share['clip'] else 'clip')
+        use_fused = share['fused'] >= share['clip'] or not self.clip_fallback
+        w, b = fused if use_fused else prior
+        stats.update(right_name_fused=share['fused'], right_name_clip=share['clip'], used='fused' if use_fused else 'clip')
         with torch.no_grad():
             self.weight.copy_(w.float())
             self.bias.fill_(float(b))

@@ -19,7 +19,7 @@ def focal_class_cost(logits: Tensor, labels: Tensor, alpha: float = 0.25, gamma:
 
     Args:
         logits: ``(Q, K)`` raw class scores.
-        labels: ``(N,)`` long target classes in ``[0, K)``; -1 (none of the K names) costs 0.
+        labels: ``(N,)`` long target classes in ``[0, K)``; < 0 (none of the K names) costs 0.
 
     Returns:
         ``(Q, N)`` cost; lower when query q scores class ``labels[n]`` high.

@@ -159,8 +159,8 @@ class SetCriterion(nn.Module):
             return
         num_classes = logits.shape[-1]
         low, high = (int(v) for v in torch.aminmax(labels))  # one host sync for the whole batch
-        if low < -1 or high >= num_classes:  # -1: a localised instance of none of the K names
-            raise ValueError(f'labels must lie in [-1, {num_classes}) for pred_logits with K={num_classes}, '
+        if low < -2 or high >= num_classes:  # -1 / -2: a localised instance of none of the K names / unnamed
+            raise ValueError(f'labels must lie in [-2, {num_classes}) for pred_logits with K={num_classes}, '
                              f'got range [{low}, {high}]')
 
     # -- per-layer losses ---------------------------------------------------------------
@@ -180,14 +180,18 @@ class SetCriterion(nn.Module):
             loss = logits.new_zeros((), dtype=torch.float32)
             if self.cls_loss in ('focal', 'focal+softmax'):
                 onehot = torch.zeros_like(logits, dtype=torch.float32)
-                named = labels >= 0  # label -1: matched, but none of the K names (all-zero class target)
+                named = labels >= 0  # -1: matched, none of the K names (all-zero target); -2: no class loss
                 onehot[batch_idx[named], src_idx[named], labels[named]] = 1.0
-                loss = loss + sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma,
-                                                 'none').sum()
+                per_query = sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma, 'none')
+                ignored = labels == -2
+                if ignored.any():
+                    per_query = per_query.clone()
+                    per_query[batch_idx[ignored], src_idx[ignored]] = 0.0
+                loss = loss + per_query.sum()
             if self.cls_loss in ('softmax', 'focal+softmax'):
                 # Over the K texts of the step, matched queries only: the rule the test-time softmax applies.
-                loss = loss + F.cross_entropy(logits[batch_idx, src_idx].float(), labels, reduction='sum',
-                                          ignore_index=-1)
+                loss = loss + F.cross_entropy(logits[batch_idx, src_idx].float(), labels.clamp(min=-1),
+                                              reduction='sum', ignore_index=-1)
             losses['loss_cls'] = w['loss_cls'] * loss / num_segments
 
         if w['loss_seg'] != 0 or w['loss_iou'] != 0:
