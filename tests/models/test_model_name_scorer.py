@@ -84,3 +84,15 @@ def test_detect_table_says_when_no_typed_name_was_found():
     table = format_detections({'v': [dict(label='high jump', score=0.2, segment=[1.0, 2.0])]}, score_thr=0.5)
     assert table.splitlines() == ['v: 0 detections with score >= 0.5 (of 1)',
                                   '  no typed name found with score >= 0.5']
+
+
+def test_factorized_fit_is_the_name_given_an_action_times_actionness():
+    feats, y, _ = synthetic_fit_data(n=6000)
+    scorer = CalibratedNameScorer(embed_dim=8, mode='factorized', clip_fallback=False, l2=1e-4)
+    stats = scorer.fit(feats, y, torch.zeros(0, 8))
+    matched = y.bool().any(1)
+    assert stats['rows'] == int(matched.sum()) * y.shape[1]  # only proposals that match an instance
+    assert float(scorer.weight[FEATURES.index('actionness')]) == 0.0  # actionness multiplies, it is not fitted
+    assert float(scorer.weight[FEATURES.index('clip')]) > 0.5  # the informative feature carries the fit
+    with pytest.raises(ValueError, match='model.name_scorer.mode'):
+        CalibratedNameScorer(mode='both')

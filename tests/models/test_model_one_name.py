@@ -23,7 +23,7 @@ def shipped_model(data):
     if getattr(model, 'name_scorer', None) is not None:  # a fit stands in: every feature counts (tests below fit for real)
         scorer = model.name_scorer
         scorer.reference_text = model.classifier.text_embeddings(['run', 'jump', 'swim']).float()
-        scorer.weight.copy_(torch.tensor([0.5, 1.0, 0.05, 1.0, 1.0]))
+        scorer.weight.copy_(torch.tensor([0.5, 1.0, 0.05, 1.0, 0.0]))
         scorer.bias.fill_(-2.0)
         scorer.fitted.fill_(True)
     return model
