@@ -76,7 +76,7 @@ class Bench:
         return to_official_results(metric.merge(metric.results), list(names))
 
 
-def evaluate_run(bench, seen_names, closed: bool) -> dict:
+def evaluate_run(bench, seen_names, closed: bool, k_only: bool = False) -> dict:
     from zeetad.evaluation.detection_map import evaluate_detections
     from zeetad.evaluation.naming import precision_at, presence_auroc, right_name_share
     from zeetad.text.unrelated_names import UNRELATED_ACTION_NAMES
@@ -99,6 +99,8 @@ def evaluate_run(bench, seen_names, closed: bool) -> dict:
     if closed:
         return row
     row['K shuffled mAP'] = m_ap(bench.detections(unseen, shuffle_class_names=True))
+    if k_only:
+        return row
     for rule in ('calibrated', 'softmax'):
         single = {u: bench.detections([u], **RULES[rule]) for u in unseen}
         pooled = {v: [d for u in unseen for d in single[u].get(v, [])] for v in gt}
@@ -132,6 +134,7 @@ def main(argv=None):
     p.add_argument('--refit', action='store_true',
                    help='refit model.name_scorer on the training split before testing (to compare its options, '
                         'e.g. --cfg-options model.name_scorer.mode=factorized, on the same trained checkpoints)')
+    p.add_argument('--k-only', action='store_true', help='only the K-names rows (and the shuffled control)')
     p.add_argument('--report', default='naming', help='<work-dir>/<report>.{md,json}')
     args = p.parse_args(argv)
     rows = {}  # 'split i' -> [row per seed]
@@ -148,7 +151,7 @@ def main(argv=None):
                 bench = Bench(args.config, work_dir, opts)
                 if args.refit:
                     bench.refit(args.config, opts)
-                row = evaluate_run(bench, seen_names(args.config, opts), variant == 'closed_set')
+                row = evaluate_run(bench, seen_names(args.config, opts), variant == 'closed_set', args.k_only)
                 rows.setdefault(f'split {index} {variant}', []).append(row)
                 print(f'== split {index} seed {seed} {variant} ({time.time() - tic:.0f} s): '
                       + ', '.join(f'{k} {v:.1f}' for k, v in row.items()), flush=True)
