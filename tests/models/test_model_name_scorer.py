@@ -96,3 +96,17 @@ def test_factorized_fit_is_the_name_given_an_action_times_actionness():
     assert float(scorer.weight[FEATURES.index('clip')]) > 0.5  # the informative feature carries the fit
     with pytest.raises(ValueError, match='model.name_scorer.mode'):
         CalibratedNameScorer(mode='both')
+
+
+def test_detect_output_says_what_a_score_means(tmp_path):
+    from zeetad.apis import write_outputs
+    from zeetad.apis.detect import DetectionRun
+    from zeetad.models.classifiers.name_scorer import score_meaning
+    run = DetectionRun(method='zeetad', classes=['high jump'], videos={},
+                       results={'v': [dict(label='high jump', score=0.7, segment=[1.0, 2.0])]},
+                       score_meaning=score_meaning('calibrated'))
+    files = write_outputs(run, str(tmp_path / 'det.json'), table_thr=0.5)
+    table = open(files['table']).read()
+    assert 'score: the probability that the segment shows the named action' in table
+    assert 'same scale whatever names are typed' in table
+    assert score_meaning('softmax').startswith("the name's share among the typed names")

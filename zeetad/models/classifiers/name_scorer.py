@@ -27,9 +27,9 @@ CLIP_LOGIT_SCALE = 100.0  # CLIP's own (maximum) logit scale
 
 
 SCORE_MEANINGS = {
-    'calibrated': 'the probability that the segment is a correct detection of the named action (tIoU >= 0.5), '
-                  'calibrated on seen classes held out of training: the same scale whatever names are typed; '
-                  '0.5 is the threshold to trust',
+    'calibrated': 'the probability that the segment shows the named action, p(name | action) x actionness, '
+                  'calibrated on seen classes held out of training: the same scale whatever names are typed '
+                  '(docs/naming.md)',
     'softmax': "the name's share among the typed names (softmax) x actionness: it only ranks the typed names "
                'against each other (with one typed name it is the actionness alone)',
     'sigmoid': 'the per-name sigmoid of the trained logit x actionness (not calibrated)',
