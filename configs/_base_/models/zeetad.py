@@ -27,6 +27,6 @@ model = dict(
     # the end of training; one threshold holds for one name, absent names or many names. Options chosen on the hard
     # benchmark's split 0.
     name_scorer=dict(type='CalibratedNameScorer', holdout_classes=4, mode='factorized', clip_fallback=False,
-                     holdout_loss='ignore', unrelated_negatives=50),
+                     holdout_loss='ignore'),
     test_cfg=dict(topk=100, score_fusion='mul', actionness_power=1.0, class_score='calibrated', autocast='auto'),
 )
