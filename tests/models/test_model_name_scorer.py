@@ -54,20 +54,21 @@ def test_fit_refuses_too_few_matches():
 
 def test_held_out_classes_are_localised_but_never_named():
     scorer = CalibratedNameScorer(holdout_classes=2, embed_dim=8)
-    names = ['a', 'b', 'c', 'd', 'e']
+    names = ['a', 'b', 'c', 'd', 'e', 'f']
     held = scorer.holdout_names(names)
     assert len(held) == 2 and held == scorer.holdout_names(list(reversed(names)))  # by name, not order
-    kept, targets = scorer.training_names(names, [dict(labels=torch.arange(5), segments=torch.rand(5, 2))])
+    kept, targets = scorer.training_names(names, [dict(labels=torch.arange(6), segments=torch.rand(6, 2))])
     assert kept == [n for n in names if n not in held]
     expected = [kept.index(n) if n in kept else -1 for n in names]
     assert targets[0]['labels'].tolist() == expected
     criterion = MODELS.build(dict(type='SetCriterion', matcher=dict(type='HungarianMatcher')))
     logits = torch.randn(1, 6, len(kept), requires_grad=True)
     seg = torch.rand(1, 6, 2) * 0.5 + 0.25
-    losses = criterion(dict(pred_logits=logits, pred_segments=seg), [dict(targets[0], segments=torch.rand(5, 2) * 0.5 + 0.25)])
+    target = dict(targets[0], segments=torch.rand(6, 2) * 0.5 + 0.25)
+    losses = criterion(dict(pred_logits=logits, pred_segments=seg), [target])
     assert all(torch.isfinite(v) for v in losses.values())
-    with pytest.raises(ValueError, match='holdout_classes'):
-        scorer.holdout_names(['a', 'b'])
+    assert len(CalibratedNameScorer(holdout_classes=4).holdout_names(names)) == 2  # at most a third
+    assert CalibratedNameScorer().holdout_names(['a', 'b']) == []
 
 
 def test_fitted_scorer_survives_a_checkpoint(synthetic_small):

@@ -36,6 +36,8 @@ def fit_name_scorer(model, batches: Iterable, max_batches: Optional[int] = None)
             inputs, samples = data['inputs'], data['data_samples']
             names = list(samples[0]['classes'])
             held = scorer.holdout_names(names)
+            if not held:
+                raise ValueError(f'model.name_scorer: no seen class to hold out among {len(names)}')
             kept = [c for c in names if c not in held]
             reference = model.classifier.text_embeddings(kept).float()
             scorer.reference_text = reference  # the features take names relative to the trained names

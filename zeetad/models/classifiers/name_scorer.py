@@ -92,13 +92,17 @@ class CalibratedNameScorer(nn.Module):
 
     # ------------------------------------------------------------------ training side
     def holdout_names(self, seen_names: Sequence[str]) -> list:
-        """The held-out seen names (a deterministic draw); at least one seen name stays trained."""
+        """The held-out seen names (a deterministic draw by name). At most a third of the seen names are held out,
+        so a small vocabulary keeps most of its names trained (logged); with fewer than 3 seen names none is, and
+        the scorer stays unfitted (scores fall back to the softmax)."""
         names = sorted(set(seen_names))
-        if len(names) <= self.holdout_classes:
-            raise ValueError(f'model.name_scorer.holdout_classes={self.holdout_classes} needs more seen classes '
-                             f'than that; the training split has {len(names)}')
+        count = min(self.holdout_classes, len(names) // 3)
+        if count < self.holdout_classes and getattr(self, '_logged_holdout', None) != len(names):
+            self._logged_holdout = len(names)
+            print_log(f'model.name_scorer.holdout_classes={self.holdout_classes}: the training split has '
+                      f'{len(names)} seen classes, holding out {count}', logger='current', level=logging.WARNING)
         rng = np.random.default_rng(self.holdout_seed)
-        return sorted(names[i] for i in rng.choice(len(names), self.holdout_classes, replace=False))
+        return sorted(names[i] for i in rng.choice(len(names), count, replace=False))
 
     def training_names(self, names: Sequence[str], targets: list) -> tuple:
         """``names`` without the held-out ones, and ``targets`` relabelled: a held-out instance keeps its segment
