@@ -43,8 +43,10 @@ def test_shuffle_is_a_deterministic_derangement_for_every_seed(fail_after_10s):
     assert len({tuple(class_names(4, s)[1]) for s in range(50)}) == 6
 
 
-def test_one_name_and_no_shuffle_are_left_alone():
-    assert class_names(1, 0) == (['class_0'], ['class_0'])
+def test_one_name_is_scored_with_an_unrelated_name_and_no_shuffle_is_left_alone():
+    from zeetad.text.unrelated_names import UNRELATED_ACTION_NAMES
+    texts = {class_names(1, seed)[1][0] for seed in range(5)}
+    assert class_names(1, 0)[0] == ['class_0'] and len(texts) == 5 and texts <= set(UNRELATED_ACTION_NAMES)
     assert class_names(3, 0, shuffle_class_names=False) == (names_of(3), names_of(3))
     open_vocab = ['a person falling', 'high jump']
     assert class_names(3, 0, shuffle_class_names=False, class_names=open_vocab) == (open_vocab, open_vocab)

@@ -28,6 +28,7 @@ class DetectionRun:
     curves: dict = field(default_factory=dict)
     curves_label: str = ''
     failed: dict = field(default_factory=dict)
+    score_meaning: str = ''
 
 
 def probe_videos(source: str) -> tuple[list, dict]:
@@ -118,6 +119,8 @@ def run_zeetad(run: DetectionRun, cfg, checkpoint: str, cache_dir: str, *, loc_f
             '--loc-features DIR_OR_H5 with one (T, C) array per video, or use a CLIP-stream-only config such as '
             'configs/zeetad/zeetad_clip_only_thumos14.py, which needs nothing but the video')
     model = init_detector(cfg, checkpoint, device)  # checks the checkpoint before any slow work
+    from zeetad.models.classifiers.name_scorer import score_meaning
+    run.score_meaning = score_meaning(getattr(model, 'test_cfg', {}).get('class_score'))
     if loc_clip:
         _check_lengths(run, loc, ds.get('window_size') if not ds.get('resize_length') else None, allow_short)
     te = cfg.model.classifier.text_encoder

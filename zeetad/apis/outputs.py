@@ -24,6 +24,7 @@ def format_detections(results: Mapping[str, list], durations: Optional[Mapping[s
         lines.append(f'{vid}{length}: {len(dets)} detections with score >= {score_thr:g} '
                      f'(of {len(results[vid])}){f", best {len(shown)} shown" if len(shown) < len(dets) else ""}')
         if not shown:
+            lines.append(f'  no typed name found with score >= {score_thr:g}')
             continue
         width = max(5, *(len(d['label']) for d in shown))
         lines.append(f'  {"start":>9}  {"end":>9}  {"start_s":>8}  {"end_s":>8}  {"class":<{width}}  score')
@@ -76,6 +77,8 @@ def write_outputs(run, out_json: str, *, table_thr: float = 0.1, table_rows: int
                                                      external_data={'used': False, 'details': details}))
     durations = {v: m.duration for v, m in run.videos.items()}
     table = format_detections(run.results, durations, table_thr, table_rows, run.failed)
+    if run.score_meaning:
+        table = f'{table}\nscore: {run.score_meaning}'
     files = dict(json=out_json, table=stem + '.txt', plots={})
     atomic_write_text(files['table'], table + '\n')
     if run.curves:

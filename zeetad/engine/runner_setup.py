@@ -96,6 +96,9 @@ def apply_engine_defaults(cfg: Config) -> None:
     for name in names:
         if not _has_hook(hooks, name):
             hooks.append(dict(type=name))
+    if cfg.get('train_cfg') and (cfg.get('model') or {}).get('name_scorer') and \
+            not _has_hook(hooks, 'NameCalibrationHook'):
+        hooks.append(dict(type='NameCalibrationHook'))  # fits the calibrated name score before the last save
     cfg.custom_hooks = hooks
     if cfg.get('train_cfg'):
         loop = cfg.train_cfg

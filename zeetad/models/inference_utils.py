@@ -1,14 +1,47 @@
-"""Test-time helpers of :class:`~zeetad.models.zeetad.ZEETAD`: the autocast dtype and the shuffled-names control."""
+"""Test-time helpers of :class:`~zeetad.models.zeetad.ZEETAD`: class probabilities, the autocast dtype and the
+shuffled-names control."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
 
-__all__ = ['AUTOCAST_DTYPES', 'native_bf16', 'resolve_autocast', 'cyclic_permutation']
+__all__ = ['AUTOCAST_DTYPES', 'CLIP_LOGIT_SCALE', 'class_probabilities', 'native_bf16', 'resolve_autocast',
+           'cyclic_permutation']
 
 AUTOCAST_DTYPES = (None, 'bfloat16', 'float16', 'auto')
+CLIP_LOGIT_SCALE = 100.0  # CLIP's own (maximum) logit scale, for the untrained CLIP prior
+
+
+def class_probabilities(model, out: dict, text_names: Sequence[str]) -> torch.Tensor:
+    """The score of every (query, typed name) pair of ``model``'s last decoder layer: ``(B, Q, K)``.
+
+    ``test_cfg.class_score`` picks the rule (docs/scoring.md); ``'calibrated'`` is the name scorer's per-name
+    probability, actionness included (docs/naming.md), or the softmax while the scorer is not fitted.
+    """
+    cfg = model.test_cfg
+    logits = out['logits'][-1].float()  # (B, Q, K)
+    probs = model.name_scorer.score(model, out, model.classifier.text_embeddings(text_names).float()) \
+        if cfg['class_score'] == 'calibrated' else None
+    if probs is not None:
+        return probs
+    if cfg['class_score'] in ('softmax', 'calibrated'):
+        probs = (logits / cfg['softmax_temperature']).softmax(-1)
+    else:
+        probs = logits.sigmoid()
+    weight, clip_dim = cfg['clip_prior_weight'], model.localizer.clip_dim
+    if weight > 0 and clip_dim:
+        pooled = torch.nn.functional.normalize(out['semantics'][-1][..., -clip_dim:].float(), dim=-1)  # (B, Q, D)
+        text = model.classifier.text_embeddings(text_names).to(pooled.dtype)  # (K, D)
+        if text.shape[-1] != clip_dim:
+            raise ValueError(f'model.test_cfg.clip_prior_weight needs CLIP frames of the text width: '
+                             f'localizer.clip_dim {clip_dim} != text embeddings {text.shape[-1]}')
+        prior = (CLIP_LOGIT_SCALE * pooled @ text.T).softmax(-1)
+        probs = (1.0 - weight) * probs + weight * prior
+    if cfg['score_fusion'] == 'mul' and out['actionness'] is not None:
+        probs = probs * out['actionness'].float().sigmoid().unsqueeze(-1) ** cfg['actionness_power']
+    return probs
 
 
 def native_bf16(device_type: str = 'cpu') -> bool:

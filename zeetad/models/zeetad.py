@@ -17,14 +17,14 @@ from mmengine.model import BaseModel
 
 from zeetad.registry import MODELS
 from zeetad.structures.segments import segment_t1t2_to_cw
+from zeetad.text.unrelated_names import UNRELATED_ACTION_NAMES
 from .denoising import DenoisingQueries
-from .inference_utils import AUTOCAST_DTYPES, cyclic_permutation, resolve_autocast
+from .inference_utils import AUTOCAST_DTYPES, class_probabilities, cyclic_permutation, resolve_autocast
 
 DEFAULT_TEST_CFG = dict(topk=100, score_fusion='mul', actionness_power=1.0, class_names=None,
                         shuffle_class_names=False, shuffle_seed=0, autocast='auto', class_score='softmax',
                         softmax_temperature=1.0, clip_prior_weight=0.0)
-CLIP_LOGIT_SCALE = 100.0  # CLIP's own (maximum) logit scale, for the untrained CLIP prior
-CLASS_SCORES = ('sigmoid', 'softmax')
+CLASS_SCORES = ('sigmoid', 'softmax', 'calibrated')
 
 
 @MODELS.register_module()
@@ -49,6 +49,10 @@ class ZEETAD(BaseModel):
             ``clip_prior_weight`` w mixes the class probabilities with CLIP's own zero-shot rule on the
             frames pooled in each segment, ``(1 - w) p + w softmax(100 cos(pooled CLIP, text))`` (an output
             ensemble with the untrained matching, as WiSE-FT; the text is the classifier's, adapters included).
+            ``'calibrated'``: ``name_scorer``'s per-name probability that the proposal is a correct detection of
+            the name (actionness included; independent of the other typed names; docs/naming.md).
+        name_scorer: :class:`CalibratedNameScorer` config (opt-in): holds some seen classes out of the class
+            loss and fits the calibrated score on them at the end of training (``NameCalibrationHook``).
         denoising: DN-DETR denoising queries in training (:mod:`zeetad.models.denoising`):
             ``dict(num_groups=G, box_noise=0.4, weight=1.0)`` adds ``G`` noised copies of every ground-truth
             segment as extra decoder queries, trained to reconstruct it (losses ``dn.*``). None (default): off.
@@ -58,7 +62,7 @@ class ZEETAD(BaseModel):
 
     def __init__(self, localizer: dict, classifier: dict, criterion: dict, data_preprocessor: Optional[dict] = None,
                  test_cfg: Optional[dict] = None, init_clip_identity: bool = True, denoising: Optional[dict] = None,
-                 init_cfg=None):
+                 name_scorer: Optional[dict] = None, init_cfg=None):
         # Built here through zeetad's registry: mmengine's BaseModel would look in its own root registry only.
         preprocessor = MODELS.build(data_preprocessor or dict(type='TADDataPreprocessor'))
         super().__init__(data_preprocessor=preprocessor, init_cfg=init_cfg)
@@ -67,6 +71,8 @@ class ZEETAD(BaseModel):
             else None
         self.classifier = MODELS.build(dict(classifier, in_dim=self.localizer.semantic_dim))
         self.criterion = MODELS.build(criterion)
+        self.name_scorer = MODELS.build(dict(name_scorer, embed_dim=self.classifier.embed_dim)) if name_scorer \
+            else None
         unknown = set(test_cfg or {}) - set(DEFAULT_TEST_CFG)
         if unknown:
             raise KeyError(f'model.test_cfg: unknown keys {sorted(unknown)}; expected {sorted(DEFAULT_TEST_CFG)}')
@@ -77,6 +83,9 @@ class ZEETAD(BaseModel):
         if self.test_cfg['class_score'] not in CLASS_SCORES:
             raise ValueError(f"model.test_cfg.class_score must be one of {CLASS_SCORES}, got "
                              f"{self.test_cfg['class_score']!r}")
+        if self.test_cfg['class_score'] == 'calibrated' and self.name_scorer is None:
+            raise ValueError("model.test_cfg.class_score='calibrated' needs model.name_scorer "
+                             "(e.g. dict(type='CalibratedNameScorer')); or set class_score='softmax'")
         if not 0.0 <= self.test_cfg['clip_prior_weight'] <= 1.0:
             raise ValueError(f"model.test_cfg.clip_prior_weight must be in [0, 1], got "
                              f"{self.test_cfg['clip_prior_weight']!r}")
@@ -123,10 +132,13 @@ class ZEETAD(BaseModel):
             names = list(self.test_cfg['class_names'])
         else:
             names = list(data_samples[0]['classes'])
-        if training or not self.test_cfg['shuffle_class_names'] or len(names) < 2:
+        if training or not self.test_cfg['shuffle_class_names'] or not names:
             return names, names
-        perm = cyclic_permutation(len(names), self.test_cfg['shuffle_seed'])
-        text_names = [names[i] for i in perm]
+        if len(names) == 1:  # no other typed name: the text of an unrelated action name, drawn by the seed
+            others = [n for n in UNRELATED_ACTION_NAMES if n != names[0]]
+            text_names = [others[int(self.test_cfg['shuffle_seed']) % len(others)]]
+        else:
+            text_names = [names[i] for i in cyclic_permutation(len(names), self.test_cfg['shuffle_seed'])]
         key = (tuple(names), int(self.test_cfg['shuffle_seed']))
         if getattr(self, '_logged_shuffle', None) != key:  # once per mapping, not once per batch
             self._logged_shuffle = key
@@ -142,7 +154,10 @@ class ZEETAD(BaseModel):
         num_queries = self.localizer.transformer.num_queries  # matched; denoising queries (if any) come after
         dn = self.denoising.build(targets, num_queries, inputs['loc'].dtype, inputs['loc'].device) \
             if self.denoising is not None else None
-        out = self._run(inputs, self._class_names(data_samples, training=True)[1], extra_queries=dn)
+        names = self._class_names(data_samples, training=True)[1]
+        if self.name_scorer is not None:  # held-out seen classes: localised, never named (fit the score on them)
+            names, targets = self.name_scorer.training_names(names, targets)
+        out = self._run(inputs, names, extra_queries=dn)
 
         def layer(i: int, with_actionness: bool, queries: slice = slice(0, num_queries)) -> dict:
             d = dict(pred_logits=out['logits'][i][:, queries], pred_segments=out['segments_cw'][i][:, queries])
@@ -169,22 +184,7 @@ class ZEETAD(BaseModel):
         with torch.autocast(inputs['loc'].device.type, dtype=getattr(torch, dtype or 'bfloat16'),
                             enabled=dtype is not None):
             out = self._run(inputs, text_names, last_only=True)
-        logits = out['logits'][-1].float()  # (B, Q, K)
-        if self.test_cfg['class_score'] == 'softmax':
-            probs = (logits / self.test_cfg['softmax_temperature']).softmax(-1)
-        else:
-            probs = logits.sigmoid()
-        weight, clip_dim = self.test_cfg['clip_prior_weight'], self.localizer.clip_dim
-        if weight > 0 and clip_dim:
-            pooled = torch.nn.functional.normalize(out['semantics'][-1][..., -clip_dim:].float(), dim=-1)  # (B, Q, D)
-            text = self.classifier.text_embeddings(text_names).to(pooled.dtype)  # (K, D)
-            if text.shape[-1] != clip_dim:
-                raise ValueError(f'model.test_cfg.clip_prior_weight needs CLIP frames of the text width: '
-                                 f'localizer.clip_dim {clip_dim} != text embeddings {text.shape[-1]}')
-            prior = (CLIP_LOGIT_SCALE * pooled @ text.T).softmax(-1)
-            probs = (1.0 - weight) * probs + weight * prior
-        if self.test_cfg['score_fusion'] == 'mul' and out['actionness'] is not None:
-            probs = probs * out['actionness'].float().sigmoid().unsqueeze(-1) ** self.test_cfg['actionness_power']
+        probs = class_probabilities(self, out, text_names)  # (B, Q, K)
         b, q, k = probs.shape
         topk = min(self.test_cfg['topk'], q * k)
         scores, flat = probs.reshape(b, -1).topk(topk, dim=1)

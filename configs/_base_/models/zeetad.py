@@ -22,5 +22,8 @@ model = dict(
     # softmax over the K test-class texts: measured better than per-class sigmoid on 3 seeds of the demo and the
     # hard benchmark (docs/scoring.md). autocast 'auto': bf16 inference on a CPU with native bf16 (AVX512-BF16/AMX),
     # float32 elsewhere: 1.9x less CPU per window, demo mAP unchanged within seed noise (docs/benchmarks.md)
+    # name_scorer=dict(type='CalibratedNameScorer', ...) with test_cfg.class_score='calibrated': an opt-in per-name
+    # score whose meaning does not depend on the typed names (docs/naming.md); not shipped: it costs demo mAP.
+    name_scorer=None,
     test_cfg=dict(topk=100, score_fusion='mul', actionness_power=1.0, class_score='softmax', autocast='auto'),
 )

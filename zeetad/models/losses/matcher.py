@@ -19,17 +19,17 @@ def focal_class_cost(logits: Tensor, labels: Tensor, alpha: float = 0.25, gamma:
 
     Args:
         logits: ``(Q, K)`` raw class scores.
-        labels: ``(N,)`` long target classes in ``[0, K)``.
+        labels: ``(N,)`` long target classes in ``[0, K)``; < 0 (none of the K names) costs 0.
 
     Returns:
         ``(Q, N)`` cost; lower when query q scores class ``labels[n]`` high.
     """
-    logits = logits[:, labels]
+    logits = logits[:, labels.clamp(min=0)]
     prob = logits.sigmoid()
     # softplus(-x) = -log(sigmoid(x)) and softplus(x) = -log(1 - sigmoid(x)), stable for large |x|.
     pos = alpha * (1 - prob).pow(gamma) * F.softplus(-logits)
     neg = (1 - alpha) * prob.pow(gamma) * F.softplus(logits)
-    return pos - neg
+    return (pos - neg) * (labels >= 0).to(logits.dtype)
 
 
 @MODELS.register_module()

@@ -140,8 +140,8 @@ class SetCriterion(nn.Module):
             return
         num_classes = logits.shape[-1]
         low, high = (int(v) for v in torch.aminmax(labels))  # one host sync for the whole batch
-        if low < 0 or high >= num_classes:
-            raise ValueError(f'labels must lie in [0, {num_classes}) for pred_logits with K={num_classes}, '
+        if low < -2 or high >= num_classes:  # -1 / -2: a localised instance of none of the K names / unnamed
+            raise ValueError(f'labels must lie in [-2, {num_classes}) for pred_logits with K={num_classes}, '
                              f'got range [{low}, {high}]')
 
     # -- per-layer losses ---------------------------------------------------------------
@@ -159,8 +159,14 @@ class SetCriterion(nn.Module):
         if logits is not None and w['loss_cls'] != 0:
             labels = torch.cat([t['labels'].reshape(-1) for t in targets]).to(device).long()[tgt_idx]
             onehot = torch.zeros_like(logits, dtype=torch.float32)
-            onehot[batch_idx, src_idx, labels] = 1.0
-            loss = sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma, 'none').sum()
+            named = labels >= 0  # -1: matched, none of the K names (all-zero target); -2: no class loss
+            onehot[batch_idx[named], src_idx[named], labels[named]] = 1.0
+            per_query = sigmoid_focal_loss(logits.float(), onehot, self.focal_alpha, self.focal_gamma, 'none')
+            ignored = labels == -2
+            if ignored.any():
+                per_query = per_query.clone()
+                per_query[batch_idx[ignored], src_idx[ignored]] = 0.0
+            loss = per_query.sum()
             losses['loss_cls'] = w['loss_cls'] * loss / num_segments
 
         if w['loss_seg'] != 0 or w['loss_iou'] != 0:
