@@ -60,7 +60,7 @@ def user_errors() -> tuple:
     from ..datasets.feature_store import FeatureReadError  # also FeatureDataError (NaN, length mismatch)
     from ..datasets.splits import SplitError
     from .checkpoint_io import CheckpointError, CheckpointWriteError
-    from .config_check import ConfigError
+    from .config_keys import ConfigError
     return (UsageError, CheckpointError, CheckpointWriteError, ConfigError, AnnotationError, FeatureReadError, SplitError,
             FileNotFoundError,
             NotADirectoryError, PermissionError)  # the OS errors name their path

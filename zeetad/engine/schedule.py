@@ -20,7 +20,7 @@ from mmengine.logging import print_log
 
 from zeetad.registry import LOOPS
 
-from .config_check import ConfigError
+from .config_keys import ConfigError
 from .resume import ResumableEpochBasedTrainLoop
 
 SCHEDULE_FILE = 'schedule.json'
