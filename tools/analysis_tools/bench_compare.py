@@ -105,7 +105,8 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
     benches = {}
     if tadtr_path:
         from .bench_tadtr import load_tadtr
-        benches = {name: load_tadtr(tadtr_path, overrides, device=args.device) for name, overrides in TADTR_ROWS.items()}
+        benches = {name: load_tadtr(tadtr_path, overrides, device=args.device)
+                   for name, overrides in TADTR_ROWS.items()}
     loc_dim = model_cfg['localizer']['loc_dim']
     results = {}
     for bs in args.compare_batches:

@@ -44,6 +44,7 @@ import torch  # noqa: E402
 
 from zeetad.testing.reference import loop_soft_nms  # noqa: E402
 from zeetad.evaluation.soft_nms import batched_soft_nms, soft_nms_per_video  # noqa: E402
+from tools.analysis_tools.benchmark import machine_line  # noqa: E402
 
 SETTINGS = {
     'THUMOS14 (2000 cand., 20 cls, gaussian 0.5, top 200)':
@@ -158,6 +159,7 @@ def main(argv=None) -> list:
     w = max(len(r['name']) for r in rows)
     print(f'Soft-NMS benchmark: CPU ms per video (process_time, median of {args.repeat} alternating rounds, '
           f'{args.videos} videos), 1 thread, torch {torch.__version__}')
+    print(machine_line(precision='float64 candidates' + (" (ActionFormer's C++: float32 copies)" if af else '')))
     head = f'{"setting":<{w}} | {"batched":>8} | {"per-video":>9} | {"loop":>8}'
     if af is not None:
         head += f' | {"AF C++":>8} | {"per-video/AF":>12} | {"batched/AF":>10}'
