@@ -114,7 +114,7 @@ def test_benchmark_smoke(capsys):
 
 def test_nms_benchmark_smoke(capsys):
     rows = benchmark_nms.main(['--videos', '3', '--ref-videos', '3', '--repeat', '1'])
-    assert len(rows) == 4 and all(r['batched'] > 0 and r['loop'] > 0 for r in rows)
+    assert len(rows) == 5 and all(r['batched'] > 0 and r['loop'] > 0 for r in rows)
     # Both zeetad paths reproduce the loop reference on every setting.
     assert all(r['diff_batched'] <= 1e-6 and r['diff_per_video'] <= 1e-6 for r in rows)
     assert 'batched/AF' not in capsys.readouterr().out  # ActionFormer columns only with --actionformer

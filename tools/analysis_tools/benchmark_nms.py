@@ -5,7 +5,7 @@ ActionFormer's compiled C++ Soft-NMS, all in the same run.
 
 Settings: THUMOS14 (2,000 candidates, 20 classes, gaussian sigma 0.5, top 200,
 multi-class) and ActivityNet (1,000 candidates, class-agnostic, gaussian sigma
-0.75, top 100), plus score voting and hard NMS variants. zeetad is timed per
+0.75, top 100), plus score voting, hard NMS and long-proposal variants. zeetad is timed per
 video (``batched_soft_nms``, one call per video, as ``detect`` and the
 evaluation of one video run it: the numpy loop) and batched
 (``soft_nms_per_video``, all videos in one call, as ``TADMetric`` runs it: the
@@ -56,17 +56,22 @@ SETTINGS = {
         (1000, 1, dict(method='gaussian', sigma=0.75, min_score=0.001, max_seg_num=100, multiclass=False)),
     'ANet (1000 cand., agnostic, hard 0.5, top 100)':
         (1000, 1, dict(method='hard', iou_threshold=0.5, min_score=0.001, max_seg_num=100, multiclass=False)),
+    'ANet, long proposals (up to 90 % of the video)':
+        (1000, 1, dict(method='gaussian', sigma=0.75, min_score=0.001, max_seg_num=100, multiclass=False)),
 }
+LONG = 'ANet, long proposals (up to 90 % of the video)'
 
 
-def synthetic_candidates(n: int, n_classes: int, duration: float, seed: int) -> tuple:
+def synthetic_candidates(n: int, n_classes: int, duration: float, seed: int, long: bool = False) -> tuple:
     """Dense overlapping candidates like a detector's raw output: clustered
     around a few action instances, most of them of the video's one or two
-    action classes (as in THUMOS14), the rest spread over all classes."""
+    action classes (as in THUMOS14), the rest spread over all classes.
+    ``long``: widths up to 90 % of the video instead of 1-20 s (ActivityNet
+    proposals; every candidate then overlaps many others)."""
     rng = np.random.default_rng(seed)
     centers = rng.uniform(0, duration, 12)
     c = centers[rng.integers(12, size=n)] + rng.normal(0, 3, n)
-    w = rng.uniform(1, 20, n)
+    w = duration * rng.uniform(0.02, 0.9, n) ** 2 if long else rng.uniform(1, 20, n)
     segs = np.stack([np.clip(c - w / 2, 0, duration), np.clip(c + w / 2, 0, duration)], 1)
     main = rng.choice(n_classes, size=2, replace=n_classes < 2)
     labels = np.where(rng.uniform(size=n) < 0.8, main[(rng.uniform(size=n) < 0.25).astype(int)],
@@ -114,7 +119,7 @@ def max_diff_to_loop(per_video: list, data: list, kw: dict) -> float:
 
 
 def bench_setting(name: str, n: int, n_classes: int, kw: dict, args, af=None) -> dict:
-    data = [synthetic_candidates(n, n_classes, 200.0, 1 + i) for i in range(args.videos)]
+    data = [synthetic_candidates(n, n_classes, 200.0, 1 + i, long=name == LONG) for i in range(args.videos)]
     cat = [torch.cat([d[i] for d in data]) for i in range(3)]
     video = torch.repeat_interleave(torch.arange(len(data)), n)
     fns = {'per_video': lambda: [batched_soft_nms(*d, **kw) for d in data],
