@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import torch  # noqa: E402
 from benchmarks.common.data import dataset_config, time_loader, write_feature_dataset  # noqa: E402
 from benchmarks.common.model import (THUMOS14_CONFIG, build_model, build_optim_wrapper, load_config,  # noqa: E402
                                       model_cfg_for_benchmark, split_classes, synthetic_windows, train_step_phases)
-from benchmarks.harness import format_table, load_note, set_threads  # noqa: E402
+from benchmarks.harness import format_table, load_note, machine_line, set_threads  # noqa: E402
 
 TARGET_RATIO = 10.0
 
@@ -121,8 +120,8 @@ def main(argv=None) -> dict:
     root = args.root or tempfile.mkdtemp(prefix='zeetad_bench_data_')
     print(f'zeetad data benchmark: {args.annotated_videos} videos x {args.length} snippets x {args.loc_dim} '
           f'(+ CLIP {args.clip_dim}-d at 1 fps), batch {args.batch_size}, torch {torch.__version__}, '
-          f'{threads} torch threads, {os.cpu_count()} logical cores, load average '
-          f'{", ".join(f"{v:.1f}" for v in os.getloadavg())}')
+          f'{threads} torch threads')
+    print(machine_line(precision='features as stored (the dtype column)'))
     if load_note():
         print(load_note())
     try:

@@ -33,6 +33,7 @@ import torch  # noqa: E402
 from zeetad.evaluation.detection_map import (ACTIVITYNET_TIOUS, average_precision_detection,  # noqa: E402
                                              evaluate_detections)
 from zeetad.testing.reference import loop_evaluate_detections  # noqa: E402
+from benchmarks.harness import machine_line  # noqa: E402
 
 
 def synthetic_anet(n_videos: int, n_preds: int, n_classes: int, seed: int = 0) -> tuple[dict, dict]:
@@ -173,6 +174,7 @@ def main(argv=None) -> list:
     w = max(len(r[0]) for r in rows)
     print(f'zeetad evaluation benchmark: CPU time (process_time, best of {args.repeat}), 1 thread, '
           f'torch {torch.__version__}, numpy {np.__version__}')
+    print(machine_line(precision='float64'))
     print(f'{"task":<{w}} | {"zeetad ms":>10} | {"loop ms":>10} | {"speed-up":>8} | note')
     print('-' * (w + 60))
     for name, fast, ref, note in rows:

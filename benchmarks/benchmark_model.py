@@ -85,6 +85,14 @@ def parse_args(argv=None):
     return args
 
 
+def _precision(cfg, args) -> str:
+    """What the figures run in: training float32, inference as ``test_cfg.autocast`` resolves on this machine."""
+    from zeetad.models.zeetad import resolve_autocast
+    autocast = args.autocast or (cfg.model.get('test_cfg') or {}).get('autocast')
+    return f"training float32, inference {resolve_autocast(autocast, args.device) or 'float32'} " \
+           f"(test_cfg.autocast={autocast!r}; rows marked float32 run float32)"
+
+
 def train_section(model, cfg, args, classes, out):
     loc_dim, clip_dim = model.localizer.loc_proj[0].in_channels, model.localizer.clip_dim
     batch = synthetic_windows(args.batch_size, args.window, loc_dim, clip_dim, classes)
@@ -168,7 +176,7 @@ def main(argv=None) -> dict:
         if args.compare_only:
             print(f'zeetad against TadTR: {Path(args.config).name}, device {args.device}, {threads} torch threads, '
                   f'torch {torch.__version__}')
-            print(machine_line(args.device))
+            print(machine_line(args.device, _precision(cfg, args)))
             if load_note():
                 print(load_note())
             compare_section(cfg, model_cfg, args, split_classes(cfg, 'train'), out, args.tadtr)
@@ -180,7 +188,7 @@ def main(argv=None) -> dict:
     text_desc = f'{enc.model_name} ({"tiny random" if args.tiny_text else "configured architecture, random init"})'
     print(f'zeetad model benchmark: {Path(args.config).name}, device {args.device}, {threads} torch threads, '
           f'torch {torch.__version__}')
-    print(machine_line(args.device))
+    print(machine_line(args.device, _precision(cfg, args)))
     if load_note():
         print(load_note())
     print(f'text tower: {text_desc}; built in {built.build_s:.1f} s with the network blocked '

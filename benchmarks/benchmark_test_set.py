@@ -37,7 +37,7 @@ import torch  # noqa: E402
 
 from benchmarks.common.model import (THUMOS14_CONFIG, build_model, load_config,  # noqa: E402
                                                model_cfg_for_benchmark, video_windows)
-from benchmarks.harness import format_table, set_threads  # noqa: E402
+from benchmarks.harness import format_table, machine_line, set_threads  # noqa: E402
 from zeetad.models.inference_utils import resolve_autocast  # noqa: E402
 
 print = functools.partial(print, flush=True)  # noqa: A001  (progress shows while it runs, also through a pipe)
@@ -246,10 +246,12 @@ def main(argv=None) -> dict:
             write_s = write_features(root, videos, loc_dim, clip_dim, clip_rows)
         tadtr = None
         if args.tadtr:
+            from benchmarks.common.compare import TADTR_ROWS
             from benchmarks.common.tadtr import load_tadtr
-            tadtr = load_tadtr(args.tadtr)
+            tadtr = load_tadtr(args.tadtr, next(iter(TADTR_ROWS.values())))  # as it runs on a CPU
         print(f'setup (not timed below): model {build_s:.1f} s, features written {write_s:.1f} s; '
               f'{threads} torch threads, {args.workers} loader workers, torch {torch.__version__}')
+        print(machine_line(precision='per run below ("runs as")'))
         for overlap, batch_size, autocast in _runs(args, cfg):
             model.test_cfg['autocast'] = configured_autocast if autocast == 'config' else autocast
             if checkpoint:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import resource
 import socket
 import statistics
@@ -17,7 +18,8 @@ from typing import Callable, Iterator, Optional, Sequence
 import torch
 
 __all__ = ['sync', 'time_calls', 'Timing', 'PeakMemory', 'peak_memory', 'rss_mib', 'saved_tensors_mib',
-           'format_table', 'no_network', 'NetworkBlocked', 'quiet_stderr', 'load_note', 'set_threads']
+           'format_table', 'no_network', 'NetworkBlocked', 'quiet_stderr', 'load_note', 'set_threads', 'cpu_flags',
+           'machine_line']
 
 
 def sync(device: str | torch.device = 'cpu') -> None:
@@ -268,3 +270,39 @@ def set_threads(threads: Optional[int]) -> int:
     if threads:
         torch.set_num_threads(int(threads))
     return torch.get_num_threads()
+
+
+# The CPU features that decide float32 and bf16 speed (autocast='auto' runs bf16 only with the last two).
+CPU_FLAGS = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16')
+
+
+def cpu_flags(cpuinfo: str = '/proc/cpuinfo') -> dict:
+    """``{flag: present}`` for :data:`CPU_FLAGS`, from ``cpuinfo`` (all False where it cannot be read)."""
+    try:
+        with open(cpuinfo) as f:
+            present = next((set(ln.split(':', 1)[1].split()) for ln in f if ln.startswith('flags')), set())
+    except OSError:
+        present = set()
+    return {flag: flag in present for flag in CPU_FLAGS}
+
+
+def machine_line(device: str = 'cpu', precision: Optional[str] = None) -> str:
+    """Processor, its vector flags, cores and load, and the precision the figures ran in, so figures from a
+    shared machine or another kind of CPU are read as such."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            cpu = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')), cpu)
+    except OSError:
+        pass
+    flags = cpu_flags()
+    missing = [k for k, on in flags.items() if not on]
+    flag_text = ' '.join(k for k, on in flags.items() if on) or 'none'
+    flag_text += f' (no {", ".join(missing)})' if missing and len(missing) < len(flags) else ''
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    load = ', '.join(f'{v:.1f}' for v in os.getloadavg()) if hasattr(os, 'getloadavg') else 'n/a'
+    line = (f'machine: {cpu}, {os.cpu_count()} logical cores ({usable} usable), load average {load}; '
+            f'CPU flags: {flag_text}')
+    if torch.device(device).type == 'cuda':
+        line += f'; GPU {torch.cuda.get_device_name(device)}'
+    return line + (f'; precision: {precision}' if precision else '')

@@ -2,9 +2,11 @@
 
 Rows: the shipped configuration, ZEETAD configured like TadTR (no CLIP stream, no actionness head, no text
 adapters so the class embeddings are cached), and TadTR itself when a checkout is given (see
-:mod:`benchmarks.common.tadtr`). Every repetition runs each model once in turn, so machine load drifts
-hit all rows alike; ratios are medians over the repetitions of the per-repetition ratio to TadTR, for wall
-time and for process CPU time (the steadier of the two on a shared machine).
+:mod:`benchmarks.common.tadtr`) in two forms: as it runs on a CPU (its ``--disable_cuda`` turns its
+actionness regression off) and with that head on through a RoIAlign stand-in (what it runs on a GPU). Every
+repetition runs each model once in turn, so machine load drifts hit all rows alike; ratios are medians over the
+repetitions of the per-repetition ratio to each TadTR row, for wall time and for process CPU time (the steadier
+of the two on a shared machine).
 """
 from __future__ import annotations
 
@@ -17,7 +19,13 @@ import torch
 from .model import build_model, build_optim_wrapper, synthetic_windows
 from ..harness import format_table, sync
 
-__all__ = ['tadtr_like_model_cfg', 'compare_section']
+__all__ = ['tadtr_like_model_cfg', 'compare_section', 'TADTR_ROWS']
+
+# TadTR's rows and the options they are built with (the first is the reference the targets are set against).
+TADTR_ROWS = {
+    'TadTR (its own code) as on CPU: --disable_cuda, no actionness': dict(disable_cuda=True, act_reg=False),
+    'TadTR (its own code) + actionness via a RoIAlign stand-in': dict(disable_cuda=False, act_reg=True),
+}
 
 
 def tadtr_like_model_cfg(model_cfg: dict, proj_kernel: Optional[int] = None) -> dict:
@@ -94,10 +102,11 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
             'zeetad, TadTR-like config': build_model(tadtr_like_model_cfg(model_cfg), args.device).model,
             'zeetad, TadTR-like, kernel-1 projection as TadTR': build_model(tadtr_like_model_cfg(model_cfg, 1),
                                                                             args.device).model}
-    bench = None
+    benches = {}
     if tadtr_path:
         from .tadtr import load_tadtr
-        bench = load_tadtr(tadtr_path, device=args.device)
+        benches = {name: load_tadtr(tadtr_path, overrides, device=args.device)
+                   for name, overrides in TADTR_ROWS.items()}
     loc_dim = model_cfg['localizer']['loc_dim']
     results = {}
     for bs in args.compare_batches:
@@ -110,9 +119,8 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
         if getattr(args, 'compare_autocast', None):  # the shipped model again, inference under autocast
             calls[f'zeetad (shipped config), {args.compare_autocast} inference'] = (
                 None, (shipped[1][0], lambda: shipped[1][1](args.compare_autocast)))
-        if bench is not None:
-            calls['TadTR (its own code)'] = _tadtr_calls(bench, bs, args.window, loc_dim, classes, args.device,
-                                                       seed=bs)
+        for name, bench in benches.items():
+            calls[name] = _tadtr_calls(bench, bs, args.window, loc_dim, classes, args.device, seed=bs)
         for phase, which in (('train step', 0), ('inference', 1)):
             phase_calls = {name: fns[which] for name, fns in calls.items() if fns[which] is not None}
             times = {name: [] for name in phase_calls}
@@ -124,18 +132,17 @@ def compare_section(cfg, model_cfg: dict, args, classes, out: dict, tadtr_path: 
                     if rep >= args.compare_warmup:
                         times[name].append(t)
             results[(phase, bs)] = times
-    _print(results, bench is not None, args, out)
+    _print(results, list(benches), args, out)
     from zeetad.models.inference_utils import resolve_autocast
     autocast = rows['zeetad (shipped config)'].test_cfg['autocast']
     print(f"inference rows without a precision run the config's test_cfg.autocast={autocast!r}: "
           f"{resolve_autocast(autocast, args.device) or 'float32'} here")
 
 
-def _print(results: dict, with_tadtr: bool, args, out: dict) -> None:
-    tadtr = 'TadTR (its own code)'
+def _print(results: dict, references: list, args, out: dict) -> None:
     header = ['phase', 'batch', 'row', 'wall ms (median / min)', 'CPU ms (median / min)']
-    if with_tadtr:
-        header += ['wall x TadTR', 'CPU x TadTR (range)']
+    for i, _ in enumerate(references):
+        header += [f'wall x TadTR {i + 1}', f'CPU x TadTR {i + 1} (range)']
     table, store = [], []
     for (phase, bs), times in results.items():
         for name, ts in times.items():
@@ -145,16 +152,19 @@ def _print(results: dict, with_tadtr: bool, args, out: dict) -> None:
             rec = dict(phase=phase, batch=bs, row=name, wall_ms=[t * 1e3 for t in wall],
                        cpu_ms=[t * 1e3 for t in cpu], median_wall_ms=_median(wall) * 1e3,
                        median_cpu_ms=_median(cpu) * 1e3)
-            if with_tadtr:
+            for i, tadtr in enumerate(references):
                 ref = times[tadtr]
                 rw = [a[0] / b[0] for a, b in zip(ts, ref)]
                 rc = [a[1] / b[1] for a, b in zip(ts, ref)]
                 row += [f'{_median(rw):.2f}', f'{_median(rc):.2f} ({min(rc):.2f}-{max(rc):.2f})']
-                rec.update(wall_ratio_to_tadtr=_median(rw), cpu_ratio_to_tadtr=_median(rc))
+                key = '' if i == 0 else '_act_standin'  # TadTR 1: as it runs on a CPU
+                rec.update({f'wall_ratio_to_tadtr{key}': _median(rw), f'cpu_ratio_to_tadtr{key}': _median(rc)})
             table.append(row)
             store.append(rec)
     print(f'\n## Against TadTR: windows of {args.window}, {args.compare_reps} alternating repetitions after '
           f'{args.compare_warmup} warm-up (inputs collated beforehand; ratios are medians of per-repetition '
           f'ratios, < 1: faster than TadTR)')
     print(format_table(header, table))
+    for i, name in enumerate(references):
+        print(f'TadTR {i + 1}: {name}')
     out['compare'] = store

@@ -6,7 +6,6 @@ Each section prints a Markdown table and stores its numbers in the ``out`` dict.
 from __future__ import annotations
 
 import os
-import platform
 import time
 
 import numpy as np
@@ -14,25 +13,10 @@ import torch
 
 from .attention import AttentionCase, compare_attention
 from .model import split_classes, synthetic_windows, train_step_phases, video_windows
-from ..harness import format_table, sync
+from ..harness import format_table, machine_line, sync
 from .profile_ranges import RangeHooks, profile_parts
 
 __all__ = ['machine_line', 'zeetad_range_hooks', 'profile_section', 'attention_section', 'inference_section']
-
-
-def machine_line(device: str = 'cpu') -> str:
-    """Processor, core count and load, so figures from a shared machine are read as such."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            cpu = next((ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name')), cpu)
-    except OSError:
-        pass
-    load = ', '.join(f'{v:.1f}' for v in os.getloadavg()) if hasattr(os, 'getloadavg') else 'n/a'
-    line = f'machine: {cpu}, {os.cpu_count()} logical cores, load average {load}'
-    if torch.device(device).type == 'cuda':
-        line += f'; GPU {torch.cuda.get_device_name(device)}'
-    return line
 
 
 # Row order of the breakdown; the number of leading dots is the nesting depth.

@@ -6,8 +6,10 @@ building its CUDA extension, and are the only changes:
 
 - ``easydict`` (TadTR's config object), when not installed: a ``dict`` with attribute access;
 - ``models.ops.roi_align.ROIAlign`` (CUDA only): :class:`RoIAlign1d`, a pure-PyTorch 1-D RoIAlign with one
-  linear-interpolated sample per bin. TadTR's kernel with ``ratio=0`` averages ``ceil(roi_len / bins)``
-  samples per bin, so the stand-in does at most as much work: it can only flatter TadTR's time.
+  linear-interpolated sample per bin, reading only those samples. TadTR's kernel with ``ratio=0`` averages
+  ``ceil(roi_len / bins)`` samples per bin, so the stand-in samples at most as much; it is still an op that
+  TadTR never runs on a CPU (there its ``--disable_cuda`` turns the actionness head off), which is why the
+  comparison also has TadTR as it runs on a CPU (``overrides=dict(disable_cuda=True, act_reg=False)``).
 
 Its deformable attention runs its own pure-PyTorch path (``cfg.dfm_att_backend = 'pytorch'``).
 """
@@ -39,16 +41,16 @@ class RoIAlign1d(nn.Module):
         self.bins = int(bins)
 
     def forward(self, features: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
-        B, C, T = features.shape
+        T = features.shape[2]
         idx, start, end = rois[:, 0].long(), rois[:, 1:2], rois[:, 2:3]
         frac = (torch.arange(self.bins, device=rois.device, dtype=rois.dtype) + 0.5) / self.bins
         pos = (start + (end - start) * frac - 0.5).clamp(0, T - 1)  # (N, bins)
         lo = pos.floor().long()
         hi = (lo + 1).clamp(max=T - 1)
-        w = (pos - lo).to(features.dtype)[:, None, :]
-        rows = features[idx]  # (N, C, T)
-        take = lambda i: rows.gather(2, i[:, None, :].expand(-1, C, -1))  # noqa: E731
-        return take(lo) * (1 - w) + take(hi) * w
+        w = (pos - lo).to(features.dtype)[:, :, None]  # (N, bins, 1)
+        steps = features.transpose(1, 2)  # (B, T, C) view: each sample reads one row, no per-query copy
+        out = steps[idx[:, None], lo] * (1 - w) + steps[idx[:, None], hi] * w  # (N, bins, C)
+        return out.transpose(1, 2).contiguous()  # (N, C, bins), as the kernel returns (TadTR views it)
 
 
 def _easydict_module() -> types.ModuleType:
@@ -117,6 +119,9 @@ def load_tadtr(path: str, overrides: Optional[dict] = None, device: str = 'cpu',
         cfg.update(THUMOS14_TADTR, **(overrides or {}))
         from models import build_model
         from util.misc import NestedTensor
+        tadtr_module = sys.modules['models.tadtr']
+        if not hasattr(tadtr_module, 'ROIAlign'):  # first imported with disable_cuda, which skips that import
+            tadtr_module.ROIAlign = RoIAlign1d
         torch.manual_seed(seed)
         model, criterion, _ = build_model(cfg)
     finally:

@@ -13,7 +13,7 @@ _base_ = ['../_base_/datasets/thumos14_i3d_clip.py', '../_base_/default_runtime.
 frame_features = dict(format='hdf5', path='data/thumos14/clip_features/ViT-B-16.h5', dim=512,
                       timebase=dict(sample_fps=1.0, offset_s=0.0))
 test_dataloader = dict(
-    batch_size=8, num_workers=2, persistent_workers=False,
+    batch_size=8, num_workers='auto', persistent_workers=False,
     dataset=dict(loc_features=dict(_delete_=True, **frame_features), clip_features=None, window_size=1000000,
                  window_overlap=0.0))
 train_dataloader = None

@@ -16,9 +16,9 @@ text_encoder = dict(type='CLIPTextEncoder', model_name='zeetad-tiny-clip',
                     model_config_file='configs/_base_/clip/zeetad-tiny-clip.json',
                     pretrained=data_root + '/clip/tiny_clip.pt', num_adapter_blocks=2, adapter_width=64)
 
-train_dataloader = dict(batch_size=16, num_workers=2, dataset=dict(
+train_dataloader = dict(batch_size=16, dataset=dict(
     ann_file=ann_file, loc_features=loc_features, clip_features=clip_features))
-test_dataloader = dict(batch_size=32, num_workers=2, dataset=dict(
+test_dataloader = dict(batch_size=32, dataset=dict(
     ann_file=ann_file, loc_features=loc_features, clip_features=clip_features))
 val_dataloader = test_dataloader
 

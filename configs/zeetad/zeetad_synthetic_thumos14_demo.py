@@ -9,8 +9,8 @@ model = dict(
                    transformer=dict(nhead=4, enc_layers=2, dec_layers=2, dim_ff=256, num_queries=30),
                    actionness=dict(hidden_dim=128)),
     denoising=dict(num_groups=3))
-train_dataloader = dict(batch_size=16, num_workers=2, dataset=dict(window_overlap=0.5))
-test_dataloader = dict(batch_size=32, num_workers=2)
+train_dataloader = dict(batch_size=16, dataset=dict(window_overlap=0.5))
+test_dataloader = dict(batch_size=32)
 val_dataloader = test_dataloader
 # 5 epochs x 141 iterations on the demo's split (75/25 #0): a dataset inheriting this config trains ~700 iterations
 # whatever its size; the epoch milestone (4 of 5) is scaled with the epoch count.

@@ -8,7 +8,7 @@ import os
 import pytest
 import torch
 
-from benchmarks.common.compare import tadtr_like_model_cfg
+from benchmarks.common.compare import TADTR_ROWS, tadtr_like_model_cfg
 from benchmarks.common.model import load_config
 from benchmarks.common.tadtr import RoIAlign1d, load_tadtr
 from zeetad.models.inference_utils import resolve_autocast
@@ -70,6 +70,13 @@ def test_compare_only_quick(tmp_path):
 def test_compare_with_tadtr_checkout(tmp_path):
     stdout, res = run_tool('benchmark_model.py', '--quick', '--threads', '1', '--compare-only', '--tadtr',
                            os.environ['TADTR_PATH'], tmp_path=tmp_path)
-    tadtr = [r for r in res['compare'] if r['row'] == 'TadTR (its own code)']
-    assert len(tadtr) == 2 and all(r['cpu_ratio_to_tadtr'] == 1.0 for r in tadtr)
-    assert all('cpu_ratio_to_tadtr' in r for r in res['compare'])
+    as_on_cpu, standin = TADTR_ROWS
+    assert f'TadTR 1: {as_on_cpu}' in stdout and f'TadTR 2: {standin}' in stdout
+    for name, key in ((as_on_cpu, 'cpu_ratio_to_tadtr'), (standin, 'cpu_ratio_to_tadtr_act_standin')):
+        rows = [r for r in res['compare'] if r['row'] == name]
+        assert len(rows) == 2 and all(r[key] == 1.0 for r in rows)
+    assert all('cpu_ratio_to_tadtr' in r and 'cpu_ratio_to_tadtr_act_standin' in r for r in res['compare'])
+    # TadTR as it runs on a CPU has no actionness head; the stand-in row has it.
+    with_act = {name: load_tadtr(os.environ['TADTR_PATH'], TADTR_ROWS[name]).model.with_act_reg
+                for name in TADTR_ROWS}
+    assert with_act == {as_on_cpu: False, standin: True}

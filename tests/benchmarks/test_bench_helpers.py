@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from testing_utils import ROOT
-from benchmarks.harness import (NetworkBlocked, format_table, no_network, peak_memory, saved_tensors_mib,
-                                    time_calls)
+from benchmarks.harness import (CPU_FLAGS, NetworkBlocked, cpu_flags, format_table, machine_line,
+                                            no_network, peak_memory, saved_tensors_mib, time_calls)
 from benchmarks.common.profile_ranges import RangeHooks, profile_parts
 
 
@@ -212,3 +212,19 @@ def test_feature_dataset_formats_agree_and_loader_counts(tmp_path):
     assert np.array_equal(np.load(loc / 'video_validation_0000002.npy'), np.load(loc / 'video_validation_0000000.npy'))
     result = time_loader(a, batch_size=2, num_workers=0, batches=3, preprocessor=TADDataPreprocessor())
     assert result['samples'] == 6 and result['snippets_per_s'] == pytest.approx(32 * result['samples_per_s'])
+
+
+def test_cpu_flags_read_the_flags_line(tmp_path):
+    info = tmp_path / 'cpuinfo'
+    info.write_text('processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: fpu sse avx2 avx512f avx512bw\n')
+    assert cpu_flags(str(info)) == {'avx2': True, 'avx512f': True, 'avx512_bf16': False, 'amx_bf16': False}
+    assert cpu_flags(str(tmp_path / 'missing')) == dict.fromkeys(CPU_FLAGS, False)
+
+
+def test_machine_line_states_flags_and_precision():
+    line = machine_line(precision='float32')
+    flags = cpu_flags()
+    assert 'CPU flags: ' in line and line.endswith('; precision: float32')
+    assert all(k in line for k, on in flags.items() if on)
+    if hasattr(torch.cpu, '_is_avx512_bf16_supported') and os.path.isfile('/proc/cpuinfo'):
+        assert flags['avx512_bf16'] == torch.cpu._is_avx512_bf16_supported()  # the check autocast='auto' uses

@@ -114,12 +114,35 @@ def test_benchmark_smoke(capsys):
 
 def test_nms_benchmark_smoke(capsys):
     rows = benchmark_nms.main(['--videos', '3', '--ref-videos', '3', '--repeat', '1'])
-    assert len(rows) == 4 and all(r['batched'] > 0 and r['loop'] > 0 for r in rows)
+    assert len(rows) == 5 and all(r['batched'] > 0 and r['loop'] > 0 for r in rows)
     # Both zeetad paths reproduce the loop reference on every setting.
     assert all(r['diff_batched'] <= 1e-6 and r['diff_per_video'] <= 1e-6 for r in rows)
     assert 'batched/AF' not in capsys.readouterr().out  # ActionFormer columns only with --actionformer
     with pytest.raises(SystemExit, match='no nms.py'):
         benchmark_nms.main(['--videos', '1', '--actionformer', os.path.dirname(__file__) + '/missing'])
+
+
+def test_nms_benchmark_prints_per_video_and_batched_ratios_to_actionformer(tmp_path, capsys):
+    """A stand-in for ActionFormer's nms.py (same signature; sleeps 1 ms of CPU per call): both ratios are
+    printed and equal zeetad's time over its time; the multi-class voting row, which ActionFormer cannot run,
+    has none."""
+    (tmp_path / 'nms.py').write_text(
+        'import time\n'
+        'def batched_nms(segs, scores, labels, iou_threshold, min_score, max_seg_num, **kw):\n'
+        '    t = time.process_time()\n'
+        '    while time.process_time() - t < 1e-3:\n'
+        '        pass\n'
+        '    return segs, scores, labels\n')
+    rows = benchmark_nms.main(['--videos', '2', '--ref-videos', '1', '--repeat', '1', '--settings', '0', '1',
+                               '--actionformer', str(tmp_path)])
+    out = capsys.readouterr().out
+    assert 'per-video/AF' in out and 'batched/AF' in out
+    line = next(ln for ln in out.splitlines() if ln.startswith('THUMOS14 (2000'))
+    cells = [c.strip() for c in line.split('|')]
+    assert float(cells[5]) == pytest.approx(rows[0]['per_video'] / rows[0]['actionformer'], abs=0.006)
+    assert float(cells[6]) == pytest.approx(rows[0]['batched'] / rows[0]['actionformer'], abs=0.006)
+    assert 0.9 < rows[0]['actionformer'] < 3  # ms per video
+    assert 'actionformer' not in rows[1] and next(ln for ln in out.splitlines() if 'voting' in ln).count(' - ') == 3
 
 
 def test_table_and_dict_predictions_evaluate_identically(tmp_path):

@@ -108,7 +108,10 @@ class _Checker:
         if not isinstance(cfg, dict):
             return
         keys = accepted_keys(DataLoader)
-        self.kinds(cfg, path, value_kinds(DataLoader))
+        kinds = value_kinds(DataLoader)
+        if cfg.get('num_workers') == 'auto':  # resolved by load_config (runner_setup.loader_workers)
+            kinds.pop('num_workers', None)
+        self.kinds(cfg, path, kinds)
         for key, low in (('batch_size', 1), ('num_workers', 0)):  # torch's own message names no config key
             value = cfg.get(key)
             if value is not None and not isinstance(value, str) and (

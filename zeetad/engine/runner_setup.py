@@ -25,7 +25,32 @@ def load_config(path: str, options: Optional[dict] = None, work_dir: Optional[st
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(path))[0])
     cfg.setdefault('default_scope', 'zeetad')
+    resolve_loader_workers(cfg)
     return cfg
+
+
+def loader_workers(cores: Optional[int] = None) -> int:
+    """DataLoader workers for ``num_workers='auto'`` on ``cores`` usable cores (default: this process's CPU
+    affinity): 0 up to 2 cores, else ``min(4, cores // 4)``.
+
+    Loading a window is light (slices of two feature arrays), so a worker pays off only where it does not take a
+    core from the model: on 2 cores the demo's ``tools/test.py`` is slower with 2 workers than with none
+    (docs/benchmarks.md).
+    """
+    if cores is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
+    return 0 if cores <= 2 else min(4, cores // 4)
+
+
+def resolve_loader_workers(cfg: Config, cores: Optional[int] = None) -> None:
+    """Every dataloader's ``num_workers='auto'`` -> :func:`loader_workers` (in place); with 0 workers,
+    ``persistent_workers`` is turned off (torch refuses it without workers)."""
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if isinstance(loader, dict) and loader.get('num_workers') == 'auto':
+            loader['num_workers'] = loader_workers(cores)
+            if loader['num_workers'] == 0:
+                loader['persistent_workers'] = False
 
 
 def propagate_split(cfg: Config) -> None:

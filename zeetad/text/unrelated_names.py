@@ -1,5 +1,5 @@
 """Everyday action names unrelated to any benchmark's classes: distractor names for the many-names benchmark
-(``tools/experiments/bench_naming.py``) and the other text of the shuffled-names control with one typed name."""
+(``tools/experiments/run_naming.py``) and the other text of the shuffled-names control with one typed name."""
 
 UNRELATED_ACTION_NAMES = (
     'washing dishes', 'typing on a keyboard', 'walking the dog', 'brushing teeth', 'folding laundry',

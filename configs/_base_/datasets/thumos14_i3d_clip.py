@@ -22,15 +22,16 @@ test_dataset = dict(
     loc_features=loc_features, clip_features=clip_features, window_size=128, window_overlap=0.25,
     blocked_videos=blocked_videos, test_mode=True, pipeline=[dict(type='PackTADInputs')])
 
+# num_workers='auto': from the usable cores, 0 on <= 2 (zeetad.engine.runner_setup.loader_workers).
 train_dataloader = dict(
-    batch_size=16, num_workers=2, persistent_workers=True,
+    batch_size=16, num_workers='auto', persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True), collate_fn=dict(type='zeetad.tad_collate'),
     dataset=train_dataset)
-test_dataloader = dict(
-    batch_size=32, num_workers=2, persistent_workers=True,
+test_dataloader = dict(  # read once: persistent workers would only delay the exit
+    batch_size=32, num_workers='auto', persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False), collate_fn=dict(type='zeetad.tad_collate'),
     dataset=test_dataset)
-val_dataloader = test_dataloader
+val_dataloader = dict(test_dataloader, persistent_workers=True)  # read every val_interval epochs
 
 tiou_thresholds = (0.3, 0.4, 0.5, 0.6, 0.7)
 test_evaluator = dict(type='TADMetric', tiou_thresholds=tiou_thresholds,

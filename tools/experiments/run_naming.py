@@ -2,7 +2,7 @@
 """How well detections are named, for any list of names: the calibrated score against the softmax over the typed
 names and CLIP's own zero-shot rule, all on the same trained checkpoints (test-time choices need no retraining).
 
-    python tools/experiments/bench_naming.py [--config CFG] [--indices 1 2] [--seeds 0 1 2]
+    python tools/experiments/run_naming.py [--config CFG] [--indices 1 2] [--seeds 0 1 2]
                                   [--work-dir work_dirs/naming] [--closed-set] [--cfg-options k=v ...]
 
 Per split and seed it trains (or reuses) ``<work-dir>/s<index>_seed<seed>/zeetad`` (and ``closed_set`` with
