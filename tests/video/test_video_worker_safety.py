@@ -84,7 +84,7 @@ def test_chunk_budget_follows_free_shared_memory_and_file_size_limit(tmp_path):
     soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
     if soft != resource.RLIM_INFINITY:
         limit = int(soft * 0.9)
-    expected = st.f_bavail * st.f_frsize // 2 // 4
+    expected = int(st.f_bavail * st.f_frsize * 0.25) // 4
     assert budget == (expected if limit is None else min(expected, limit))
     assert chunk_byte_budget(4, shm_dir=str(tmp_path / 'missing')) in (None, limit)
 
@@ -103,9 +103,11 @@ def test_chunks_end_before_exceeding_their_byte_budget(video_files):
 
 
 @needs_tmpfs
-def test_extraction_fits_a_small_shared_memory(video_dir, tiny_clip_file, tmp_path):
-    """256 KiB of /dev/shm and 75-frame chunks of 3 KB frames: uncapped, two workers' chunks do not fit,
-    one is dropped, and the main process waits for it forever."""
+def test_extraction_in_a_small_shared_memory_never_hangs(video_dir, tiny_clip_file, tmp_path):
+    """1 MiB of /dev/shm and 75-frame chunks of 3 KB frames from two workers: uncapped, a chunk that does not
+    fit is dropped in the queue's feeder thread and the main process waits for it forever. Capped chunks
+    usually fit; where the shared memory still runs out, the run ends with a named error (exit 3) and keeps
+    every video it finished."""
     out = tmp_path / 'clip.h5'
     proc = run_python(f'''
         import sys
@@ -113,11 +115,15 @@ def test_extraction_fits_a_small_shared_memory(video_dir, tiny_clip_file, tmp_pa
         sys.exit(main([{str(video_dir)!r}, {str(out)!r}, '--model', 'zeetad-tiny-clip',
                        '--model-config', {TINY_CLIP_CONFIG!r}, '--pretrained', {str(tiny_clip_file)!r},
                        '--fps', '25', '--num-workers', '2', '--chunk-frames', '256', '--no-progress', '--plain']))
-    ''', shm_size='256k')
-    assert proc.returncode == 1, proc.stderr[-3000:]
+    ''', shm_size='1m')
+    assert proc.returncode in (1, 3), proc.stderr[-3000:]  # 1: the corrupt video failed, the rest are done
     with h5py.File(out, 'r') as h5:
-        assert sorted(h5) == sorted(GOOD)
-        assert h5['square_mpeg4'].shape == (75, 256)
+        done = sorted(h5)
+        assert set(done) <= set(GOOD) and all(bool(h5[v].attrs['complete']) for v in done)
+        if proc.returncode == 1:
+            assert done == sorted(GOOD) and h5['square_mpeg4'].shape == (75, 256)
+        else:
+            assert 'through shared memory (/dev/shm)' in proc.stderr and '--shm-size' in proc.stderr
 
 
 @needs_tmpfs

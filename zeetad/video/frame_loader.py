@@ -40,7 +40,8 @@ from .sources import VideoSource
 Chunk = Dict[str, object]
 logger = logging.getLogger(__name__)
 SHM_DIR = '/dev/shm'
-SHM_SHARE = 0.5  # of the free shared memory, for this loader's chunks in flight
+SHM_SHARE = 0.25  # of the free shared memory, for this loader's chunks in flight (the rest: torch's
+# sharing cache, which frees a sent chunk only after the receiver drops it, semaphores, other processes)
 
 
 class DecodeWorkerError(RuntimeError):
@@ -64,7 +65,7 @@ def worker_context() -> multiprocessing.context.BaseContext:
 def chunk_byte_budget(chunks_in_flight: int, shm_dir: str = SHM_DIR) -> Optional[int]:
     """Bytes one chunk may take so ``chunks_in_flight`` of them fit the shared memory; None: no limit known.
 
-    Half of what ``shm_dir`` has free, shared among the chunks in flight, and below the process's file
+    A quarter of what ``shm_dir`` has free, shared among the chunks in flight, and below the process's file
     size limit (``ulimit -f``, which also bounds shared-memory files).
     """
     budgets = []
@@ -164,18 +165,20 @@ class VideoFrameChunks(IterableDataset):
     def _chunk(video, index, frames, stamps, last, info, start) -> Chunk:
         array = np.stack(frames) if frames else np.zeros((0, 1, 1, 3), np.uint8)
         tensor = torch.from_numpy(array)
+        times = torch.tensor(stamps, dtype=torch.float64)
         if get_worker_info() is not None:
-            # Allocate the shared memory here, where a failure can be reported: the DataLoader's queue
-            # would allocate it in a feeder thread that only prints the error and drops the chunk,
-            # leaving the main process waiting forever.
+            # Allocate the shared memory of every tensor here, where a failure can be reported: the
+            # DataLoader's queue would allocate it in a feeder thread that only prints the error and drops
+            # the chunk, leaving the main process waiting forever.
             try:
                 tensor.share_memory_()
+                times.share_memory_()
             except RuntimeError as e:
                 return VideoFrameChunks._error(
                     video, index, f'cannot hand a {array.nbytes / 1e6:.1f} MB chunk of {len(frames)} frames to '
                     f'the main process through shared memory ({SHM_DIR}): {e}', fatal=True)
         return dict(video_id=video.video_id, path=video.path, index=index, frames=tensor,
-                    timestamps=torch.tensor(stamps, dtype=torch.float64), last=last, error=None, fatal=False,
+                    timestamps=times, last=last, error=None, fatal=False,
                     info=info, decode_s=time.perf_counter() - start)
 
     @staticmethod
@@ -200,11 +203,12 @@ def make_frame_loader(videos: Sequence[VideoSource], fps: float,
     ctx = worker_context() if num_workers > 0 else multiprocessing.get_context()
     chunk_bytes = None
     if num_workers > 0:
-        chunk_bytes = chunk_byte_budget(num_workers * (prefetch_factor + 1))
+        in_flight = num_workers * (prefetch_factor + 2)  # queued, being sent, and the one the caller holds
+        chunk_bytes = chunk_byte_budget(in_flight)
         if chunk_bytes is not None and chunk_bytes < 64 * 2 ** 20:
             logger.info('decoding chunks capped at %.1f MB each: shared memory (%s) or the file size limit '
                         'leaves that much for %d chunks in flight', chunk_bytes / 1e6, SHM_DIR,
-                        num_workers * (prefetch_factor + 1))
+                        in_flight)
     dataset = VideoFrameChunks(videos, fps, preprocess, chunk_frames, decoder_threads, chunk_bytes=chunk_bytes,
                                mp_context=ctx)
     kwargs = {}
