@@ -113,7 +113,7 @@ class VideoFrameChunks(IterableDataset):
         self.videos, self.fps, self.preprocess = list(videos), float(fps), preprocess
         self.chunk_frames, self.decoder_threads = int(chunk_frames), int(decoder_threads)
         self.chunk_bytes = None if chunk_bytes is None else max(int(chunk_bytes), 1)
-        self._next = (mp_context or multiprocessing.get_context()).Value('q', 0)
+        self._next = (mp_context or worker_context()).Value('q', 0)
 
     def _take(self) -> Optional[VideoSource]:
         with self._next.get_lock():
@@ -200,7 +200,7 @@ def make_frame_loader(videos: Sequence[VideoSource], fps: float,
     ``num_workers=0`` decodes in the calling process (debugging, tests). Workers come from
     :func:`worker_context`; chunks are capped to :func:`chunk_byte_budget` of the shared memory.
     """
-    ctx = worker_context() if num_workers > 0 else multiprocessing.get_context()
+    ctx = worker_context()  # also for num_workers=0: the shared counter needs a context, never fork's
     chunk_bytes = None
     if num_workers > 0:
         in_flight = num_workers * (prefetch_factor + 2)  # queued, being sent, and the one the caller holds
